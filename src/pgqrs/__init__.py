@@ -1,0 +1,60 @@
+"""pgqrs: a PostgreSQL-backed job queue. This module is the async API; `pgqrs.sync` blocks.
+
+    import pgqrs
+
+    config = pgqrs.Config.from_dsn("postgresql://postgres@localhost/postgres")
+    async with await pgqrs.PgqrsAdmin.connect(config) as admin:
+        await admin.install()
+        queue = await admin.create_queue("emails")
+        producer = pgqrs.Producer(admin.pool, queue, config)
+        await producer.enqueue({"to": "someone@example.com"})
+"""
+
+from __future__ import annotations
+
+from pgqrs import errors, tables
+from pgqrs._async.admin import PgqrsAdmin
+from pgqrs._async.consumer import Consumer
+from pgqrs._async.producer import Producer
+from pgqrs.config import Config
+from pgqrs.errors import (
+    ConfigError,
+    DatabaseError,
+    MessageNotFound,
+    NotFoundError,
+    PgqrsError,
+    QueueAlreadyExists,
+    QueueNotEmpty,
+    QueueNotFound,
+    SchemaError,
+    ValidationError,
+    WorkerNotFound,
+)
+from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchivedMessage",
+    "Config",
+    "ConfigError",
+    "Consumer",
+    "DatabaseError",
+    "MessageNotFound",
+    "NotFoundError",
+    "PgqrsAdmin",
+    "PgqrsError",
+    "Producer",
+    "QueueAlreadyExists",
+    "QueueInfo",
+    "QueueMessage",
+    "QueueMetrics",
+    "QueueNotEmpty",
+    "QueueNotFound",
+    "SchemaError",
+    "ValidationError",
+    "WorkerInfo",
+    "WorkerNotFound",
+    "errors",
+    "tables",
+]

@@ -1,0 +1,84 @@
+"""Run named queries on a pool: the only async code that talks to psycopg."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from pgqrs import _connect, _queries, _translate, errors
+from pgqrs import config as config_module
+
+Row = tuple[Any, ...]
+
+
+async def open_pool(config: config_module.Config, dsn: str) -> AsyncConnectionPool:
+    """Open a pool for `dsn`, failing fast with the server's own reason when it cannot connect."""
+    kwargs = _connect.connection_kwargs(config)
+    timeout = config.connection_timeout_seconds
+    with _translate.translate(dsn, config.schema, timeout):
+        # One direct connection first: a wrong password or missing database is reported at
+        # once with its reason, where a pool would only time out.
+        probe = await AsyncConnection.connect(dsn, **kwargs)
+        await probe.close()
+        pool: AsyncConnectionPool = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=config.max_connections,
+            kwargs=kwargs,
+            timeout=timeout,
+            open=False,
+            name="pgqrs",
+        )
+        await pool.open(wait=True, timeout=timeout)
+    return pool
+
+
+class Database:
+    """Named-query executor bound to one pool and one schema."""
+
+    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._queries = _queries.for_schema(schema)
+        self._timeout = float(pool.timeout)
+        # Only to mask the password in error texts: pgqrs always gives the pool a string.
+        self._dsn = pool.conninfo if isinstance(pool.conninfo, str) else ""
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """Yield a pooled connection; errors inside are translated and a lost pool is checked."""
+        try:
+            with _translate.translate(self._dsn, self.schema, self._timeout):
+                async with self.pool.connection() as connection:
+                    yield connection
+        except errors.DatabaseError as error:
+            if error.connection_lost:
+                # Other idle connections likely died with this one (server restart): replace
+                # them now so the next call gets a working connection.
+                with contextlib.suppress(Exception):
+                    await self.pool.check()
+            raise
+
+    def sql(self, name: str) -> bytes:
+        """Return the composed text of a named query."""
+        return self._queries[name].text
+
+    async def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[Row]:
+        """Run a named query and return all its rows (none for statements without results)."""
+        async with self.connection() as connection:
+            cursor = await connection.execute(self._queries[name].text, params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def fetch_one(self, name: str, params: dict[str, Any] | None = None) -> Row | None:
+        """Run a named query and return its first row, or None."""
+        rows = await self.fetch(name, params)
+        return rows[0] if rows else None
+
+    async def scalar(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run a named query and return the first column of its first row."""
+        row = await self.fetch_one(name, params)
+        return None if row is None else row[0]

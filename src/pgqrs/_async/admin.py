@@ -1,0 +1,202 @@
+"""PgqrsAdmin: schema management, queues, metrics and workers."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from pgqrs import _dsn, _queries, _schema_spec, _validation, errors, models
+from pgqrs import config as config_module
+from pgqrs._async import _database, consumer, producer, tables
+
+
+class PgqrsAdmin:
+    """Entry point: owns the connection pool and manages the pgqrs schema and queues.
+
+    Build one with ``await PgqrsAdmin.connect(config)`` and close it with ``await admin.close()``
+    or ``async with``. ``admin.queues``, ``.workers``, ``.messages`` and ``.archive`` are the
+    table APIs on the same pool and schema.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, config: config_module.Config) -> None:
+        self.pool = pool
+        self.config = config
+        self.schema = config.schema
+        self._database = _database.Database(pool, self.schema)
+        self.queues = tables.PgqrsQueues(pool, self.schema)
+        self.workers = tables.PgqrsWorkers(pool, self.schema)
+        self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes)
+        self.archive = tables.PgqrsArchiveTable(pool, self.schema)
+
+    @classmethod
+    async def connect(cls, config: config_module.Config) -> PgqrsAdmin:
+        """Open a connection pool for `config` and return an admin that owns it.
+
+        Raises:
+            DatabaseError: The server cannot be reached within connection_timeout_seconds, or
+                refused the connection (the reason is given; the password never is).
+        """
+        dsn = _dsn.resolve(config.dsn)
+        return cls(await _database.open_pool(config, dsn), config)
+
+    async def close(self) -> None:
+        """Close the pool and every connection in it."""
+        await self.pool.close()
+
+    async def __aenter__(self) -> PgqrsAdmin:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Schema management ---------------------------------------------------------------------
+
+    async def install(self) -> None:
+        """Create the pgqrs tables in the configured schema (idempotent, concurrency-safe).
+
+        Raises:
+            SchemaError: The schema does not exist (the message gives the CREATE SCHEMA fix),
+                or the installed schema is newer than this version of pgqrs.
+        """
+        params = {"schema": self.schema}
+        async with self._database.connection() as connection, connection.transaction():
+            await connection.execute(self._database.sql("admin_install_lock"), params)
+            cursor = await connection.execute(self._database.sql("admin_schema_exists"), params)
+            row = await cursor.fetchone()
+            if not (row and row[0]):
+                raise errors.SchemaError(
+                    f"schema {self.schema!r} does not exist; create it first: "
+                    f"CREATE SCHEMA IF NOT EXISTS {_queries.compose('{schema}', self.schema).decode()};"
+                )
+            await connection.execute(_queries.install_script(self.schema))
+            cursor = await connection.execute(self._database.sql("admin_schema_version"))
+            row = await cursor.fetchone()
+            if row and row[0] is not None and row[0] > _schema_spec.SCHEMA_VERSION:
+                raise errors.SchemaError(
+                    f"schema {self.schema!r} holds pgqrs schema version {row[0]}, newer than this "
+                    f"pgqrs ({_schema_spec.SCHEMA_VERSION}); upgrade pgqrs"
+                )
+
+    async def verify(self) -> None:
+        """Check that every pgqrs table, column, index and constraint is present and as expected.
+
+        Raises:
+            SchemaError: With `.problems` listing exactly what is missing or different.
+        """
+        params = {"schema": self.schema}
+        if not await self._database.scalar("admin_schema_exists", params):
+            raise errors.SchemaError(problems=[f"schema {self.schema!r} does not exist"])
+        relations = await self._database.fetch("admin_relations", params)
+        columns = await self._database.fetch("admin_columns", params)
+        version = None
+        if ("table", "pgqrs_schema_version", None) in relations:
+            version = await self._database.scalar("admin_schema_version")
+        problems = _schema_spec.problems(self.schema, columns, relations, version)
+        if problems:
+            raise errors.SchemaError(problems=problems)
+
+    async def uninstall(self) -> None:
+        """Drop the pgqrs tables (and so every queue and message); other objects are untouched."""
+        async with self._database.connection() as connection, connection.transaction():
+            await connection.execute(self._database.sql("admin_install_lock"), {"schema": self.schema})
+            await connection.execute(self._database.sql("admin_uninstall"))
+
+    # Queues --------------------------------------------------------------------------------
+
+    async def create_queue(self, name: str) -> models.QueueInfo:
+        """Create a queue and return it.
+
+        Raises:
+            QueueAlreadyExists: A queue with this name exists.
+            ValidationError: The name is not a valid queue name.
+        """
+        return await self.queues.insert(models.NewQueue(name))
+
+    async def get_queue(self, name: str) -> models.QueueInfo:
+        """Return the queue named `name`.
+
+        Raises:
+            QueueNotFound: No such queue.
+        """
+        return await self.queues.get_by_name(_validation.queue_name(name))
+
+    async def list_queues(self) -> list[models.QueueInfo]:
+        """Return every queue, oldest first."""
+        return await self.queues.list()
+
+    async def delete_queue(self, name: str) -> None:
+        """Delete a queue together with its archive and worker records.
+
+        Raises:
+            QueueNotFound: No such queue.
+            QueueNotEmpty: It still holds messages; purge_queue() first.
+        """
+        queue = await self.get_queue(name)
+        try:
+            deleted = await self.queues.delete(queue.id)
+        except errors.QueueNotEmpty as error:
+            raise errors.QueueNotEmpty(name, error.count) from None
+        if not deleted:
+            raise errors.QueueNotFound(name)
+
+    async def purge_queue(self, name: str) -> int:
+        """Delete every message of a queue, leased or not; return how many."""
+        return await self.messages.purge((await self.get_queue(name)).id)
+
+    async def purge_archive(self, name: str) -> int:
+        """Delete every archive record of a queue; return how many."""
+        return await self.archive.purge((await self.get_queue(name)).id)
+
+    async def queue_metrics(self, name: str) -> models.QueueMetrics:
+        """Return the counts of one queue.
+
+        Raises:
+            QueueNotFound: No such queue.
+        """
+        rows = await self._database.fetch("queue_metrics", {"queue_name": _validation.queue_name(name)})
+        if not rows:
+            raise errors.QueueNotFound(name)
+        return models.QueueMetrics(*rows[0])
+
+    async def all_queues_metrics(self) -> list[models.QueueMetrics]:
+        """Return the counts of every queue, by name."""
+        rows = await self._database.fetch("queue_metrics", {"queue_name": None})
+        return [models.QueueMetrics(*row) for row in rows]
+
+    # Workers -------------------------------------------------------------------------------
+
+    async def list_workers(self, queue: str | models.QueueInfo | None = None) -> list[models.WorkerInfo]:
+        """Return the registered workers, of one queue (name or QueueInfo) or of all."""
+        if queue is None:
+            return await self.workers.list()
+        queue_info = queue if isinstance(queue, models.QueueInfo) else await self.get_queue(queue)
+        return await self.workers.filter_by_fk(queue_info.id)
+
+    async def get_worker(self, id: int) -> models.WorkerInfo:
+        """Return a worker by id.
+
+        Raises:
+            WorkerNotFound: No such worker.
+        """
+        return await self.workers.get(id)
+
+    async def remove_stale_workers(self, older_than: Any) -> int:
+        """Delete workers without a heartbeat for `older_than` (timedelta or seconds); return how many."""
+        return await self.workers.remove_stale(_validation.seconds(older_than, "older_than"))
+
+    # Convenience ---------------------------------------------------------------------------
+
+    async def producer(self, queue_name: str) -> producer.Producer:
+        """Return a Producer for the named queue on this admin's pool."""
+        return producer.Producer(self.pool, await self.get_queue(queue_name), self.config)
+
+    async def consumer(self, queue_name: str) -> consumer.Consumer:
+        """Return a Consumer for the named queue on this admin's pool."""
+        return consumer.Consumer(self.pool, await self.get_queue(queue_name), self.config)

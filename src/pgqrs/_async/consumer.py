@@ -1,0 +1,169 @@
+"""Consumer: leases messages from one queue and acknowledges them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from pgqrs import _validation, models
+from pgqrs import config as config_module
+from pgqrs._async import _database, producer, tables
+
+logger = logging.getLogger("pgqrs.consumer")
+
+HEARTBEAT_INTERVAL_SECONDS = 30.0
+# Poison messages buried by a dequeue take candidate slots; try again so a dequeue does not
+# come back empty while deliverable messages wait behind them.
+_DEQUEUE_ATTEMPTS = 3
+
+
+class Consumer:
+    """Takes messages from one queue under a lease (visibility timeout) and acknowledges them.
+
+    The consumer registers itself in pgqrs_workers on first use; its leases carry that worker
+    id, and `delete`, `archive` and `extend_visibility` succeed only for the lease holder: a
+    consumer whose lease expired and was taken over gets False and changes nothing.
+
+    Args:
+        pool: The connection pool (``admin.pool``).
+        queue_info: The queue, from ``admin.get_queue``; its schema is used.
+        config: Defaults (lock time, batch size, max_read_count); defaults when omitted.
+    """
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        queue_info: models.QueueInfo,
+        config: config_module.Config | None = None,
+    ) -> None:
+        self.pool = pool
+        self.queue_info = queue_info
+        self.config = producer.settings_for(pool, queue_info, config)
+        self._database = _database.Database(pool, queue_info.schema)
+        self._workers = tables.PgqrsWorkers(pool, queue_info.schema)
+        self._worker: models.WorkerInfo | None = None
+        self._last_heartbeat = 0.0
+
+    @property
+    def worker_id(self) -> int | None:
+        """Return this consumer's worker id, or None before it registered."""
+        return None if self._worker is None else self._worker.id
+
+    async def register(self) -> models.WorkerInfo:
+        """Register this consumer in pgqrs_workers (done on first dequeue) and return the record."""
+        if self._worker is None:
+            new = models.NewWorker(self.queue_info.id, socket.gethostname(), os.getpid())
+            self._worker = await self._workers.insert(new)
+            self._last_heartbeat = time.monotonic()
+        return self._worker
+
+    async def dequeue(self, lock_time: Any = None) -> models.QueueMessage | None:
+        """Lease the next visible message for `lock_time` (default_lock_time_seconds); None if none."""
+        messages = await self.dequeue_batch(1, lock_time)
+        return messages[0] if messages else None
+
+    async def dequeue_batch(
+        self, size: int | None = None, lock_time: Any = None
+    ) -> list[models.QueueMessage]:
+        """Lease up to `size` visible messages (default_max_batch_size) in visibility order.
+
+        Each message's read_ct grows by one and its vt becomes now() + lock_time (database
+        clock). A message already delivered max_read_count times is moved to the archive as a
+        dead letter instead of being delivered again.
+        """
+        limit = _validation.positive_int(
+            self.config.default_max_batch_size if size is None else size, "size"
+        )
+        seconds = _validation.seconds(
+            self.config.default_lock_time_seconds if lock_time is None else lock_time, "lock_time"
+        )
+        worker = await self._ensure_worker()
+        params = {
+            "queue_id": self.queue_info.id,
+            "limit": limit,
+            "lock_time": seconds,
+            "worker_id": worker,
+            "max_read_count": self.config.max_read_count,
+        }
+        for _attempt in range(_DEQUEUE_ATTEMPTS):
+            rows = await self._database.fetch("message_dequeue", params)
+            leased = [models.QueueMessage(*row[:8]) for row in rows if not row[8]]
+            buried = len(rows) - len(leased)
+            if buried:
+                logger.warning(
+                    "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, buried
+                )
+            if leased or not buried:
+                return leased
+        return []
+
+    async def delete(self, msg_id: int) -> bool:
+        """Delete a message this consumer holds; False if it does not hold it (or it is gone)."""
+        return (await self.delete_batch([msg_id]))[0]
+
+    async def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
+        """Delete the held messages among `msg_ids`; one bool per input id, in input order."""
+        return await self._acknowledge("message_delete_owned", _validation.message_ids(msg_ids))
+
+    async def archive(self, msg_id: int) -> bool:
+        """Move a message this consumer holds to the archive; False if it does not hold it."""
+        return (await self.archive_batch([msg_id]))[0]
+
+    async def archive_batch(self, msg_ids: Iterable[int]) -> list[bool]:
+        """Archive the held messages among `msg_ids` in one statement; one bool per input id."""
+        return await self._acknowledge("archive_move", _validation.message_ids(msg_ids))
+
+    async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
+        """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""
+        seconds = _validation.seconds(duration, "duration")
+        return (await self._acknowledge("message_extend_owned", [_validation.message_id(msg_id)], seconds))[0]
+
+    async def heartbeat(self) -> None:
+        """Record (database time) that this consumer is alive; dequeue does it every 30 s."""
+        if self._worker is not None and not await self._workers.heartbeat(self._worker.id):
+            # Removed as stale while alive: register again rather than work unregistered.
+            self._worker = None
+            await self.register()
+        self._last_heartbeat = time.monotonic()
+
+    async def close(self) -> None:
+        """Mark this consumer's worker record stopped. The pool is not closed (the admin owns it)."""
+        if self._worker is not None:
+            await self._workers.mark_stopped(self._worker.id)
+
+    async def __aenter__(self) -> Consumer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _ensure_worker(self) -> int:
+        if self._worker is None:
+            await self.register()
+        elif time.monotonic() - self._last_heartbeat >= HEARTBEAT_INTERVAL_SECONDS:
+            await self.heartbeat()
+        assert self._worker is not None
+        return self._worker.id
+
+    async def _acknowledge(self, name: str, ids: list[int], duration: float | None = None) -> list[bool]:
+        if not ids:
+            return []
+        if self._worker is None:
+            return [False] * len(ids)  # never dequeued, so it holds no lease
+        params: dict[str, Any] = {"ids": ids, "queue_id": self.queue_info.id, "worker_id": self._worker.id}
+        if duration is not None:
+            params["duration"] = duration
+        done = {row[0] for row in await self._database.fetch(name, params)}
+        return [msg_id in done for msg_id in ids]

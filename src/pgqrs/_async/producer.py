@@ -1,0 +1,111 @@
+"""Producer: puts messages on one queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from pgqrs import _rate, _validation, errors, models
+from pgqrs import config as config_module
+from pgqrs._async import _compat, _database
+
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+def settings_for(
+    pool: AsyncConnectionPool, queue_info: models.QueueInfo, config: config_module.Config | None
+) -> config_module.Config:
+    """Return `config`, or default settings for the queue's schema when none is given."""
+    if config is None:
+        dsn = pool.conninfo if isinstance(pool.conninfo, str) else "postgresql://"
+        return config_module.Config(dsn=dsn, schema=queue_info.schema)
+    return config
+
+
+class Producer:
+    """Enqueues JSON messages on one queue.
+
+    Args:
+        pool: The connection pool (``admin.pool``).
+        queue_info: The queue, from ``admin.create_queue`` / ``admin.get_queue``; its schema is used.
+        config: Limits (max_payload_bytes, producer_rate_limit); defaults when omitted.
+    """
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        queue_info: models.QueueInfo,
+        config: config_module.Config | None = None,
+    ) -> None:
+        self.pool = pool
+        self.queue_info = queue_info
+        self.config = settings_for(pool, queue_info, config)
+        self._database = _database.Database(pool, queue_info.schema)
+        rate = self.config.producer_rate_limit
+        self._limiter = _rate.RateLimiter(rate) if rate else None
+        self._limiter_lock = _compat.Lock()
+
+    async def enqueue(self, payload: Any) -> models.QueueMessage:
+        """Add one message, visible at once.
+
+        Raises:
+            ValidationError: The payload is not JSON PostgreSQL accepts, or is too large.
+            QueueNotFound: The queue was deleted.
+        """
+        return await self.enqueue_delayed(payload, 0)
+
+    async def enqueue_delayed(self, payload: Any, delay: Any) -> models.QueueMessage:
+        """Add one message that becomes visible after `delay` (timedelta or seconds)."""
+        params = {
+            "queue_id": self.queue_info.id,
+            "payload": _validation.encode_payload(payload, self.config.max_payload_bytes),
+            "delay": _validation.seconds(delay, "delay"),
+        }
+        await self._pace(1)
+        rows = await self._insert("message_enqueue", params)
+        return models.QueueMessage(*rows[0])
+
+    async def batch_enqueue(self, payloads: Iterable[Any], delay: Any = 0) -> list[models.QueueMessage]:
+        """Add many messages in one statement: all or none, returned in input order.
+
+        Raises:
+            ValidationError: Any payload is invalid (naming its position); nothing is written.
+        """
+        encoded = _validation.encode_payloads(payloads, self.config.max_payload_bytes)
+        seconds = _validation.seconds(delay, "delay")
+        if not encoded:
+            return []
+        await self._pace(len(encoded))
+        params = {"queue_id": self.queue_info.id, "payloads": encoded, "delay": seconds}
+        rows = await self._insert("message_enqueue_batch", params)
+        messages = [models.QueueMessage(*row) for row in rows]
+        # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
+        messages.sort(key=lambda message: message.id)
+        return messages
+
+    async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
+        """Postpone a message of this queue by `duration`, whoever holds it; False if it is gone."""
+        params = {
+            "ids": [_validation.message_id(msg_id)],
+            "queue_id": self.queue_info.id,
+            "duration": _validation.seconds(duration, "duration"),
+        }
+        return bool(await self._database.fetch("message_extend", params))
+
+    async def _insert(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        try:
+            return await self._database.fetch(name, params)
+        except errors.DatabaseError as error:
+            if error.sqlstate == _FOREIGN_KEY_VIOLATION:
+                raise errors.QueueNotFound(self.queue_info.queue_name) from None
+            raise
+
+    async def _pace(self, count: int) -> None:
+        if self._limiter is None:
+            return
+        async with self._limiter_lock:
+            wait = self._limiter.reserve(count)
+        if wait > 0:
+            await _compat.sleep(wait)

@@ -1,0 +1,144 @@
+"""The ``embedded`` DSN: a real PostgreSQL server that pgqrs starts by itself.
+
+``embedded`` or ``embedded:PATH`` in place of a connection string lets someone try pgqrs, run the
+examples or write tests with no PostgreSQL to install, configure or point at. The first use starts
+a private server on a data directory (the default one, or PATH) and every later use, in this
+process or any other, joins it. The server is left running when the process exits, so the data
+persists and the next process starts at once. It listens only on a unix socket, never on TCP.
+
+The server comes from the optional ``pgserver`` package (PostgreSQL 16 binaries on PyPI). Only
+`_start_pgserver` knows about it: the rest of this module would serve another provider unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, NamedTuple
+
+DEFAULT_DATA_DIR = (
+    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "pgqrs" / "embedded"
+)
+# The cluster belongs to pgqrs alone, so a database of its own would isolate nothing, and creating
+# one would need a connection and a race between processes that start together: use `postgres`.
+DATABASE = "postgres"
+MISSING_EXTRA = "the embedded server needs the `embedded` extra: pip install 'pgqrs-py[embedded]'"
+
+_PREFIX = "embedded:"
+# pgserver passes the socket directory (the data directory) to pg_ctl unquoted and pg_ctl runs
+# it through /bin/sh: a space stops the start, and `&` runs the rest of the path as a command.
+_SAFE_PUNCTUATION = frozenset("/._-+,:=@%#~")
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded PostgreSQL server could not be started."""
+
+
+class _Endpoint(NamedTuple):
+    host: str  # a unix socket directory, or a host name where the provider only offers TCP
+    port: int
+    user: str
+
+
+# A process starts each server once; the lock also keeps two threads from starting it together
+# (pgserver's own lock is a file lock, which does not exclude threads of one process).
+_lock = threading.Lock()
+_dsns: dict[Path, str] = {}
+
+
+def is_embedded_dsn(dsn: str) -> bool:
+    """Return whether `dsn` asks for the embedded server (``embedded`` or ``embedded:PATH``)."""
+    return dsn == "embedded" or dsn.startswith(_PREFIX)
+
+
+def data_dir_for(dsn: str) -> Path:
+    """Return the absolute data directory an embedded DSN names.
+
+    Raises:
+        ValueError: `dsn` is not an embedded DSN.
+        EmbeddedServerError: ``embedded:`` with no path.
+    """
+    if not is_embedded_dsn(dsn):
+        raise ValueError(f"not an embedded DSN: {dsn!r}")
+    path = dsn[len(_PREFIX) :] if dsn != "embedded" else str(DEFAULT_DATA_DIR)
+    if not path:
+        raise EmbeddedServerError("'embedded:' needs a path; use 'embedded' for the default data directory")
+    # Resolved so that one directory reached by two spellings is one cache entry and one server.
+    return Path(path).expanduser().resolve()
+
+
+def resolve_dsn(dsn: str) -> str:
+    """Start the embedded server for `dsn` unless it runs, and return a libpq connection string.
+
+    Raises:
+        EmbeddedServerError: pgserver is not installed, or the server could not be started.
+    """
+    data_dir = data_dir_for(dsn)
+    with _lock:
+        conninfo = _dsns.get(data_dir)
+        if conninfo is None:
+            conninfo = _dsns[data_dir] = _conninfo(_start_pgserver(data_dir), DATABASE)
+        return conninfo
+
+
+def _conninfo(endpoint: _Endpoint, dbname: str) -> str:
+    # The port is spelled out although the socket name carries it, so that PGPORT in a client's
+    # environment cannot send it to another socket. No password: the server trusts local users.
+    fields = {"host": endpoint.host, "port": str(endpoint.port), "user": endpoint.user, "dbname": dbname}
+    return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
+
+
+def _quote(value: str) -> str:
+    if value and not any(char in value for char in " '\\"):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _start_pgserver(data_dir: Path) -> _Endpoint:
+    """Start or join the pgserver-managed server on `data_dir`; the one place that knows pgserver."""
+    unsafe = sorted({char for char in str(data_dir) if not (char.isalnum() or char in _SAFE_PUNCTUATION)})
+    if unsafe:
+        raise EmbeddedServerError(
+            f"the embedded server cannot use {str(data_dir)!r}: its path holds {''.join(unsafe)!r};"
+            " choose a directory whose path has only letters, digits and /._-+,:=@%#~"
+        )
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns on pgserver's import where XDG_RUNTIME_DIR is unset (containers,
+            # CI, sudo) and falls back to /tmp, which serves pgserver's lock file just as well.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            pgserver: Any = importlib.import_module("pgserver")
+    except ImportError as exc:
+        if exc.name == "pgserver":
+            raise EmbeddedServerError(MISSING_EXTRA) from exc
+        raise EmbeddedServerError(f"the pgserver package is installed but does not import: {exc}") from exc
+    try:
+        # pgserver wants the parent to exist. As root it runs PostgreSQL as a `pgserver` system
+        # user (made on first use), gives it the data directory and opens the path's parents to it.
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        foreign = not (data_dir / "PG_VERSION").exists() and any(data_dir.iterdir())
+    except OSError as exc:
+        raise EmbeddedServerError(f"cannot make the embedded server's data directory: {exc}") from exc
+    if foreign:
+        # Refused here because pgserver would first give the directory to its user (as root),
+        # then fail in initdb with a reason that only reaches its logger.
+        raise EmbeddedServerError(
+            f"{data_dir} is neither empty nor a PostgreSQL data directory: the embedded server needs"
+            " a directory of its own"
+        )
+    try:
+        # cleanup_mode=None: the server must outlive this process, or the next run would pay the
+        # start again and a process still using the server could lose it when this one exits.
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    except Exception as exc:
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL server on {data_dir} did not start ({type(exc).__name__}: {exc});"
+            f" its log, if it got that far, is {data_dir / 'log'}"
+        ) from exc
+    # pgserver's get_uri() leaves the socket path unescaped and the port out, hence our own string.
+    host = str(info.socket_dir) if info.socket_dir is not None else str(info.hostname)
+    return _Endpoint(host=host, port=int(info.port or 5432), user=str(server.postgres_user))

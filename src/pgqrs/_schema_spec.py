@@ -1,0 +1,137 @@
+"""What `verify` expects to find: the catalog facts schema.sql creates (version 1).
+
+tests/integration check that a fresh install matches this exactly, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+_TIMESTAMP = "timestamp with time zone"
+
+# table -> [(column, type, not null)]
+COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
+    "pgqrs_schema_version": [("version", "integer", True), ("installed_at", _TIMESTAMP, True)],
+    "pgqrs_queues": [("id", "bigint", True), ("queue_name", "text", True), ("created_at", _TIMESTAMP, True)],
+    "pgqrs_workers": [
+        ("id", "bigint", True),
+        ("queue_id", "bigint", True),
+        ("hostname", "text", True),
+        ("pid", "integer", True),
+        ("started_at", _TIMESTAMP, True),
+        ("heartbeat_at", _TIMESTAMP, True),
+        ("status", "text", True),
+    ],
+    "pgqrs_messages": [
+        ("id", "bigint", True),
+        ("queue_id", "bigint", True),
+        ("payload", "jsonb", True),
+        ("enqueued_at", _TIMESTAMP, True),
+        ("vt", _TIMESTAMP, True),
+        ("read_ct", "integer", True),
+        ("dequeued_at", _TIMESTAMP, False),
+        ("worker_id", "bigint", False),
+    ],
+    "pgqrs_archive": [
+        ("id", "bigint", True),
+        ("original_msg_id", "bigint", True),
+        ("queue_id", "bigint", True),
+        ("payload", "jsonb", True),
+        ("enqueued_at", _TIMESTAMP, True),
+        ("dequeued_at", _TIMESTAMP, False),
+        ("read_ct", "integer", True),
+        ("archived_at", _TIMESTAMP, True),
+        ("processing_duration", "bigint", False),
+        ("worker_id", "bigint", False),
+        ("dead_letter_reason", "text", False),
+    ],
+}
+
+# index -> the part of pg_get_indexdef() from "USING" on (schema-independent)
+INDEXES: dict[str, str] = {
+    "pgqrs_schema_version_pkey": "USING btree (version)",
+    "pgqrs_queues_pkey": "USING btree (id)",
+    "pgqrs_queues_queue_name_key": "USING btree (queue_name)",
+    "pgqrs_workers_pkey": "USING btree (id)",
+    "pgqrs_workers_queue_id_idx": "USING btree (queue_id)",
+    "pgqrs_messages_pkey": "USING btree (id)",
+    "pgqrs_messages_dequeue_idx": "USING btree (queue_id, vt, id)",
+    "pgqrs_messages_worker_id_idx": "USING btree (worker_id) WHERE (worker_id IS NOT NULL)",
+    "pgqrs_archive_pkey": "USING btree (id)",
+    "pgqrs_archive_queue_id_idx": "USING btree (queue_id, id)",
+    "pgqrs_archive_original_msg_id_idx": "USING btree (original_msg_id)",
+    "pgqrs_archive_worker_id_idx": "USING btree (worker_id) WHERE (worker_id IS NOT NULL)",
+}
+
+# constraint -> its definition with the schema qualifier removed
+CONSTRAINTS: dict[str, str] = {
+    "pgqrs_schema_version_pkey": "PRIMARY KEY (version)",
+    "pgqrs_queues_pkey": "PRIMARY KEY (id)",
+    "pgqrs_queues_queue_name_key": "UNIQUE (queue_name)",
+    "pgqrs_workers_pkey": "PRIMARY KEY (id)",
+    "pgqrs_workers_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_workers_status_check": "CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))",
+    "pgqrs_messages_pkey": "PRIMARY KEY (id)",
+    "pgqrs_messages_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE RESTRICT",
+    "pgqrs_messages_worker_id_fkey": (
+        "FOREIGN KEY (worker_id) REFERENCES pgqrs_workers(id) ON DELETE SET NULL"
+    ),
+    "pgqrs_archive_pkey": "PRIMARY KEY (id)",
+    "pgqrs_archive_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_archive_worker_id_fkey": "FOREIGN KEY (worker_id) REFERENCES pgqrs_workers(id) ON DELETE SET NULL",
+}
+
+
+def _unqualified(definition: str, schema: str) -> str:
+    for prefix in (f'"{schema}".', f"{schema}."):
+        definition = definition.replace(prefix, "")
+    return definition
+
+
+def problems(
+    schema: str,
+    columns: list[tuple[str, str, str, bool]],
+    relations: list[tuple[str, str, str | None]],
+    version: int | None,
+) -> list[str]:
+    """Return every difference between the catalog rows found and what schema.sql creates."""
+    found_columns: dict[str, dict[str, tuple[str, bool]]] = {}
+    for table, column, type_name, not_null in columns:
+        found_columns.setdefault(table, {})[column] = (type_name, not_null)
+    found = {(kind, name): definition for kind, name, definition in relations}
+    issues: list[str] = []
+    for table, expected in COLUMNS.items():
+        if ("table", table) not in found:
+            issues.append(f"table {schema}.{table} is missing")
+            continue
+        issues.extend(_column_problems(schema, table, expected, found_columns.get(table, {})))
+    for index, using in INDEXES.items():
+        definition = found.get(("index", index))
+        if definition is None:
+            issues.append(f"index {index} is missing")
+        elif not definition.endswith(using):
+            issues.append(f"index {index} differs: expected {using!r}, found {definition!r}")
+    for constraint, expected_definition in CONSTRAINTS.items():
+        definition = found.get(("constraint", constraint))
+        if definition is None:
+            issues.append(f"constraint {constraint} is missing")
+        elif _unqualified(definition, schema) != expected_definition:
+            issues.append(f"constraint {constraint} differs: found {definition!r}")
+    if ("table", "pgqrs_schema_version") in found and version != SCHEMA_VERSION:
+        issues.append(f"schema version is {version}, this pgqrs expects {SCHEMA_VERSION}")
+    return issues
+
+
+def _column_problems(
+    schema: str, table: str, expected: list[tuple[str, str, bool]], found: dict[str, tuple[str, bool]]
+) -> list[str]:
+    issues = []
+    for column, type_name, not_null in expected:
+        actual = found.get(column)
+        if actual is None:
+            issues.append(f"column {schema}.{table}.{column} is missing")
+        elif actual != (type_name, not_null):
+            want = f"{type_name}{' NOT NULL' if not_null else ''}"
+            got = f"{actual[0]}{' NOT NULL' if actual[1] else ''}"
+            issues.append(f"column {schema}.{table}.{column} is {got}, expected {want}")
+    return issues

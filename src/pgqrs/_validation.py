@@ -1,0 +1,116 @@
+"""Client-side checks that run before any SQL: names, durations, payloads.
+
+PostgreSQL rejects some JSON that Python happily produces (NaN, NUL characters, lone surrogates)
+and silently truncates identifiers over 63 bytes; catching these here gives a typed error that
+names the problem, and guarantees a bad batch writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pgqrs import errors
+
+# Schema names are composed into SQL (as quoted identifiers); the allow-list keeps them plain.
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Queue names are values, never SQL, but they show up in logs, shells and URLs: keep them tame.
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
+_MAX_NAME_BYTES = 63
+# An escaped NUL (\u0000) preceded by an even number of backslashes is a real NUL character.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def schema_name(value: object, source: str = "schema") -> str:
+    """Return `value` if it is a safe schema name, else raise `ValidationError`."""
+    if not isinstance(value, str) or not _SCHEMA_NAME.match(value):
+        raise errors.ValidationError(
+            f"{source}: invalid schema name {value!r}: use letters, digits and '_' "
+            "(not starting with a digit)"
+        )
+    if len(value.encode()) > _MAX_NAME_BYTES:
+        raise errors.ValidationError(f"{source}: schema name {value!r} is longer than 63 bytes")
+    if value.lower().startswith("pg_"):
+        raise errors.ValidationError(f"{source}: schema names starting with 'pg_' are reserved")
+    return value
+
+
+def queue_name(value: object) -> str:
+    """Return `value` if it is a valid queue name, else raise `ValidationError`."""
+    if not isinstance(value, str) or not _QUEUE_NAME.match(value):
+        raise errors.ValidationError(
+            f"invalid queue name {value!r}: use 1-63 letters, digits, '_', '-', '.' or ':' "
+            "(not starting with a punctuation mark)"
+        )
+    if len(value.encode()) > _MAX_NAME_BYTES:
+        raise errors.ValidationError(f"queue name {value!r} is longer than 63 bytes")
+    return value
+
+
+def seconds(value: object, name: str) -> float:
+    """Return a duration (`timedelta` or number of seconds) as non-negative float seconds."""
+    if isinstance(value, datetime.timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise errors.ValidationError(
+            f"{name} must be a timedelta or a number of seconds, not {type(value).__name__}"
+        )
+    if not math.isfinite(result) or result < 0:
+        raise errors.ValidationError(f"{name} must be a finite, non-negative duration, got {value!r}")
+    return result
+
+
+def positive_int(value: object, name: str) -> int:
+    """Return `value` if it is an int >= 1, else raise `ValidationError`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise errors.ValidationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def message_id(value: object) -> int:
+    """Return `value` if it is a plausible message id (a bigint), else raise `ValidationError`."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise errors.ValidationError(f"message id must be a positive integer, got {value!r}")
+    return value
+
+
+def message_ids(values: Iterable[object]) -> list[int]:
+    """Return a list of valid message ids."""
+    if isinstance(values, (str, bytes)):
+        raise errors.ValidationError("message ids must be a sequence of integers, not a string")
+    return [message_id(value) for value in values]
+
+
+def encode_payload(payload: Any, max_bytes: int, position: int | None = None) -> str:
+    """Return the payload as JSON text that PostgreSQL's jsonb accepts, or raise `ValidationError`."""
+    where = "" if position is None else f" (item {position})"
+    try:
+        text = _encoder.encode(payload)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise errors.ValidationError(f"payload{where} is not valid JSON: {exc}") from None
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise errors.ValidationError(
+            f"payload{where} contains a lone surrogate character, which JSON in PostgreSQL refuses"
+        ) from None
+    if _ESCAPED_NUL.search(text):
+        raise errors.ValidationError(f"payload{where} contains a NUL character (\\u0000)")
+    if size > max_bytes:
+        raise errors.ValidationError(f"payload{where} is {size} bytes, over max_payload_bytes={max_bytes}")
+    return text
+
+
+def encode_payloads(payloads: Iterable[Any], max_bytes: int) -> list[str]:
+    """Encode every payload, failing on the first bad one so a bad batch writes nothing."""
+    if isinstance(payloads, (str, bytes, dict)):
+        raise errors.ValidationError("payloads must be a sequence of JSON values, not a single value")
+    return [encode_payload(payload, max_bytes, position) for position, payload in enumerate(payloads)]

@@ -1,0 +1,117 @@
+"""The pgqrs error hierarchy.
+
+Every error pgqrs raises is a `PgqrsError`. A class's docstring is its default message, so
+`raise QueueNotFound()` still says something useful; leaf classes carry the data callers need
+(the queue name, the message id) as attributes.
+"""
+
+from __future__ import annotations
+
+
+class PgqrsError(Exception):
+    """A pgqrs operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        """Return the human-readable message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(PgqrsError):
+    """The configuration is invalid."""
+
+
+class SchemaError(PgqrsError):
+    """The pgqrs schema is missing, incomplete or different from what this version expects."""
+
+    def __init__(self, message: str | None = None, problems: list[str] | None = None) -> None:
+        self.problems: list[str] = list(problems or [])
+        if message is None and self.problems:
+            message = "pgqrs schema check failed:\n- " + "\n- ".join(self.problems)
+        super().__init__(message)
+
+
+class ValidationError(PgqrsError):
+    """An argument is invalid."""
+
+
+class NotFoundError(PgqrsError):
+    """The requested record does not exist."""
+
+
+class QueueNotFound(NotFoundError):
+    """The queue does not exist."""
+
+    def __init__(self, queue: str | int, message: str | None = None) -> None:
+        self.queue = queue
+        super().__init__(message or f"queue {queue!r} does not exist")
+
+
+class MessageNotFound(NotFoundError):
+    """The message does not exist."""
+
+    def __init__(self, message_id: int, message: str | None = None) -> None:
+        self.message_id = message_id
+        super().__init__(message or f"message {message_id} does not exist")
+
+
+class WorkerNotFound(NotFoundError):
+    """The worker does not exist."""
+
+    def __init__(self, worker_id: int, message: str | None = None) -> None:
+        self.worker_id = worker_id
+        super().__init__(message or f"worker {worker_id} does not exist")
+
+
+class QueueAlreadyExists(PgqrsError):
+    """A queue with this name already exists."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        super().__init__(f"queue {queue!r} already exists")
+
+
+class QueueNotEmpty(PgqrsError):
+    """The queue still holds messages."""
+
+    def __init__(self, queue: str, count: int) -> None:
+        self.queue = queue
+        self.count = count
+        super().__init__(
+            f"queue {queue!r} still holds {count} message(s); purge it first (purge_queue / "
+            f"`pgqrs queue purge {queue}`)"
+        )
+
+
+class DatabaseError(PgqrsError):
+    """The database could not be reached or refused the operation."""
+
+    def __init__(self, message: str | None = None, sqlstate: str | None = None) -> None:
+        self.sqlstate = sqlstate
+        # True when the connection used is gone (server restart, network cut): retrying on a new
+        # connection may succeed.
+        self.connection_lost = False
+        super().__init__(message)
+
+
+class PermissionDenied(DatabaseError):
+    """The database role lacks a privilege this operation needs."""
+
+
+__all__ = [
+    "ConfigError",
+    "DatabaseError",
+    "MessageNotFound",
+    "NotFoundError",
+    "PermissionDenied",
+    "PgqrsError",
+    "QueueAlreadyExists",
+    "QueueNotEmpty",
+    "QueueNotFound",
+    "SchemaError",
+    "ValidationError",
+    "WorkerNotFound",
+]

@@ -1,0 +1,40 @@
+-- Schema management queries (the DDL itself is schema.sql).
+
+-- name: admin_schema_exists :one
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s);
+
+-- name: admin_install_lock :one
+-- Transaction-scoped (safe behind PgBouncer): concurrent installs into one schema take turns.
+SELECT pg_advisory_xact_lock(hashtextextended('pgqrs install ' || %(schema)s, 0));
+
+-- name: admin_relations :many
+-- Every table, index and constraint pgqrs-named in the schema, for verify.
+SELECT 'table', c.relname, NULL::text
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname LIKE 'pgqrs\_%%'
+UNION ALL
+SELECT 'index', c.relname, pg_catalog.pg_get_indexdef(c.oid)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relkind = 'i' AND c.relname LIKE 'pgqrs\_%%'
+UNION ALL
+SELECT 'constraint', con.conname, pg_catalog.pg_get_constraintdef(con.oid)
+FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_namespace n ON n.oid = con.connamespace
+WHERE n.nspname = %(schema)s AND con.conname LIKE 'pgqrs\_%%';
+
+-- name: admin_columns :many
+SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname LIKE 'pgqrs\_%%'
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.relname, a.attnum;
+
+-- name: admin_schema_version :one
+SELECT max(version) FROM {schema}.pgqrs_schema_version;
+
+-- name: admin_uninstall :none
+-- Dependants first. No CASCADE: an object of the user's built on ours stops the uninstall
+-- instead of being dropped silently.
+DROP TABLE IF EXISTS {schema}.pgqrs_archive, {schema}.pgqrs_messages, {schema}.pgqrs_workers,
+    {schema}.pgqrs_queues, {schema}.pgqrs_schema_version;

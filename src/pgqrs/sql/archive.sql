@@ -1,0 +1,62 @@
+-- Queries on pgqrs_archive. Columns in ArchivedMessage order: id, original_msg_id, queue_id,
+-- payload, enqueued_at, dequeued_at, read_ct, archived_at, processing_duration, worker_id,
+-- dead_letter_reason.
+
+-- name: archive_move :many
+-- Acknowledge by archiving: delete and insert in one statement, so a message is never in both
+-- tables or in neither. Only the lease holder's rows move.
+WITH moved AS (
+    DELETE FROM {schema}.pgqrs_messages
+    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+    RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
+                                    read_ct, processing_duration, worker_id)
+SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
+       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id
+FROM moved
+RETURNING original_msg_id;
+
+-- name: archive_insert :one
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
+                                    dead_letter_reason)
+VALUES (%(original_msg_id)s, %(queue_id)s, %(payload)s::jsonb, now(), %(read_ct)s,
+        %(dead_letter_reason)s)
+RETURNING id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+          processing_duration, worker_id, dead_letter_reason;
+
+-- name: archive_get :one
+SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+       processing_duration, worker_id, dead_letter_reason
+FROM {schema}.pgqrs_archive WHERE id = %(id)s;
+
+-- name: archive_get_by_original_id :one
+SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+       processing_duration, worker_id, dead_letter_reason
+FROM {schema}.pgqrs_archive WHERE original_msg_id = %(original_msg_id)s AND queue_id = %(queue_id)s
+ORDER BY id DESC LIMIT 1;
+
+-- name: archive_list :many
+SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+       processing_duration, worker_id, dead_letter_reason
+FROM {schema}.pgqrs_archive ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: archive_filter_by_queue :many
+-- Newest first: the archive is read as a history.
+SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+       processing_duration, worker_id, dead_letter_reason
+FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: archive_count :one
+SELECT count(*) FROM {schema}.pgqrs_archive;
+
+-- name: archive_count_by_queue :one
+SELECT count(*) FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s;
+
+-- name: archive_delete :one
+WITH deleted AS (DELETE FROM {schema}.pgqrs_archive WHERE id = %(id)s RETURNING id)
+SELECT count(*) FROM deleted;
+
+-- name: archive_purge_queue :one
+WITH deleted AS (DELETE FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s RETURNING id)
+SELECT count(*) FROM deleted;

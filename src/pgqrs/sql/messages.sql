@@ -1,0 +1,102 @@
+-- Queries on pgqrs_messages. Columns in QueueMessage order:
+-- id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id.
+-- Payloads arrive as JSON text (validated client-side) and are cast to jsonb here.
+
+-- name: message_enqueue :one
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
+VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
+RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id;
+
+-- name: message_enqueue_batch :many
+-- One statement for the whole batch: all rows or none. Ids follow input order (ORDER BY position).
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
+SELECT %(queue_id)s, input.payload::jsonb, now() + make_interval(secs => %(delay)s)
+FROM unnest(%(payloads)s::text[]) WITH ORDINALITY AS input (payload, position)
+ORDER BY input.position
+RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id;
+
+-- name: message_dequeue :many
+-- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold.
+-- A candidate already delivered `max_read_count` times is a poison message: it moves to the
+-- archive with a reason instead (is_dead = true rows), in the same statement.
+WITH candidates AS (
+    SELECT id, vt, read_ct FROM {schema}.pgqrs_messages
+    WHERE queue_id = %(queue_id)s AND vt <= now()
+    ORDER BY vt, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), dead AS (
+    DELETE FROM {schema}.pgqrs_messages m
+    USING candidates c
+    WHERE m.id = c.id AND %(max_read_count)s > 0 AND c.read_ct >= %(max_read_count)s
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id
+), buried AS (
+    INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
+                                        read_ct, worker_id, dead_letter_reason)
+    SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id,
+           'delivered ' || read_ct || ' times without acknowledgement (max_read_count = '
+           || %(max_read_count)s || ')'
+    FROM dead
+), leased AS (
+    UPDATE {schema}.pgqrs_messages m
+    SET vt = now() + make_interval(secs => %(lock_time)s),
+        read_ct = m.read_ct + 1,
+        dequeued_at = now(),
+        worker_id = %(worker_id)s
+    FROM candidates c
+    WHERE m.id = c.id AND NOT (%(max_read_count)s > 0 AND c.read_ct >= %(max_read_count)s)
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
+              c.vt AS visible_since
+)
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, false AS is_dead,
+       visible_since
+FROM leased
+UNION ALL
+SELECT id, queue_id, NULL, enqueued_at, vt, read_ct, dequeued_at, worker_id, true, vt FROM dead
+ORDER BY is_dead, visible_since, id;
+
+-- name: message_delete_owned :many
+-- Acknowledge by deletion: only rows of this queue leased by this worker (the lease holder).
+DELETE FROM {schema}.pgqrs_messages
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+RETURNING id;
+
+-- name: message_extend_owned :many
+UPDATE {schema}.pgqrs_messages
+SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+RETURNING id;
+
+-- name: message_extend :many
+-- Producer-side: postpone a message of this queue whoever holds it.
+UPDATE {schema}.pgqrs_messages
+SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+RETURNING id;
+
+-- name: message_get :one
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+FROM {schema}.pgqrs_messages WHERE id = %(id)s;
+
+-- name: message_list :many
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+FROM {schema}.pgqrs_messages ORDER BY id LIMIT %(limit)s;
+
+-- name: message_filter_by_queue :many
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s ORDER BY vt, id LIMIT %(limit)s;
+
+-- name: message_count :one
+SELECT count(*) FROM {schema}.pgqrs_messages;
+
+-- name: message_count_by_queue :one
+SELECT count(*) FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s;
+
+-- name: message_delete :one
+-- Administrative: removes the message whatever its lease.
+WITH deleted AS (DELETE FROM {schema}.pgqrs_messages WHERE id = %(id)s RETURNING id)
+SELECT count(*) FROM deleted;
+
+-- name: message_purge_queue :one
+WITH deleted AS (DELETE FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s RETURNING id)
+SELECT count(*) FROM deleted;

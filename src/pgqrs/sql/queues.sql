@@ -1,0 +1,59 @@
+-- Queries on pgqrs_queues. Columns in QueueInfo order: id, queue_name, created_at.
+
+-- name: queue_insert :one
+-- ON CONFLICT keeps a duplicate name from raising mid-statement: no row back means "exists".
+INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES (%(queue_name)s)
+ON CONFLICT (queue_name) DO NOTHING
+RETURNING id, queue_name, created_at;
+
+-- name: queue_get :one
+SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE id = %(id)s;
+
+-- name: queue_get_by_name :one
+SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE queue_name = %(queue_name)s;
+
+-- name: queue_list :many
+SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues ORDER BY id;
+
+-- name: queue_filter_by_id :many
+SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE id = %(id)s;
+
+-- name: queue_count :one
+SELECT count(*) FROM {schema}.pgqrs_queues;
+
+-- name: queue_count_by_id :one
+SELECT count(*) FROM {schema}.pgqrs_queues WHERE id = %(id)s;
+
+-- name: queue_delete :one
+-- Refuses (returns the pending count, deletes nothing) while messages remain; archive rows and
+-- workers go with the queue (ON DELETE CASCADE).
+WITH pending AS (
+    SELECT count(*) AS messages FROM {schema}.pgqrs_messages WHERE queue_id = %(id)s
+), deleted AS (
+    DELETE FROM {schema}.pgqrs_queues
+    WHERE id = %(id)s AND (SELECT messages FROM pending) = 0
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM deleted), (SELECT messages FROM pending);
+
+-- name: queue_metrics :many
+-- One row per queue (or the one named). Every time comparison uses the database clock.
+SELECT q.queue_name,
+       coalesce(m.total, 0), coalesce(m.pending, 0), coalesce(m.locked, 0), coalesce(m.delayed, 0),
+       coalesce(a.archived, 0), coalesce(a.dead, 0), m.oldest_pending_at, m.newest_message_at
+FROM {schema}.pgqrs_queues q
+LEFT JOIN LATERAL (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE vt <= now()) AS pending,
+           count(*) FILTER (WHERE vt > now() AND dequeued_at IS NOT NULL) AS locked,
+           count(*) FILTER (WHERE vt > now() AND dequeued_at IS NULL) AS delayed,
+           min(enqueued_at) FILTER (WHERE vt <= now()) AS oldest_pending_at,
+           max(enqueued_at) AS newest_message_at
+    FROM {schema}.pgqrs_messages WHERE queue_id = q.id
+) m ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS archived, count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) AS dead
+    FROM {schema}.pgqrs_archive WHERE queue_id = q.id
+) a ON true
+WHERE %(queue_name)s::text IS NULL OR q.queue_name = %(queue_name)s::text
+ORDER BY q.queue_name;

@@ -1,0 +1,51 @@
+-- Queries on pgqrs_workers. Columns in WorkerInfo order.
+
+-- name: worker_insert :one
+INSERT INTO {schema}.pgqrs_workers (queue_id, hostname, pid)
+VALUES (%(queue_id)s, %(hostname)s, %(pid)s)
+RETURNING id, queue_id, hostname, pid, started_at, heartbeat_at, status;
+
+-- name: worker_get :one
+SELECT id, queue_id, hostname, pid, started_at, heartbeat_at, status
+FROM {schema}.pgqrs_workers WHERE id = %(id)s;
+
+-- name: worker_list :many
+SELECT id, queue_id, hostname, pid, started_at, heartbeat_at, status
+FROM {schema}.pgqrs_workers ORDER BY id;
+
+-- name: worker_filter_by_queue :many
+SELECT id, queue_id, hostname, pid, started_at, heartbeat_at, status
+FROM {schema}.pgqrs_workers WHERE queue_id = %(queue_id)s ORDER BY id;
+
+-- name: worker_count :one
+SELECT count(*) FROM {schema}.pgqrs_workers;
+
+-- name: worker_count_by_queue :one
+SELECT count(*) FROM {schema}.pgqrs_workers WHERE queue_id = %(queue_id)s;
+
+-- name: worker_delete :one
+WITH deleted AS (DELETE FROM {schema}.pgqrs_workers WHERE id = %(id)s RETURNING id)
+SELECT count(*) FROM deleted;
+
+-- name: worker_heartbeat :one
+WITH touched AS (
+    UPDATE {schema}.pgqrs_workers SET heartbeat_at = now(), status = 'running'
+    WHERE id = %(id)s RETURNING id
+)
+SELECT count(*) FROM touched;
+
+-- name: worker_stop :one
+WITH stopped AS (
+    UPDATE {schema}.pgqrs_workers SET status = 'stopped', heartbeat_at = now()
+    WHERE id = %(id)s RETURNING id
+)
+SELECT count(*) FROM stopped;
+
+-- name: worker_remove_stale :one
+-- Stale: no heartbeat for `older_than` seconds of database time, whatever the status.
+WITH removed AS (
+    DELETE FROM {schema}.pgqrs_workers
+    WHERE heartbeat_at < now() - make_interval(secs => %(older_than)s)
+    RETURNING id
+)
+SELECT count(*) FROM removed;

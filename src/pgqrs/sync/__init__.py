@@ -1,0 +1,56 @@
+"""The blocking pgqrs API: the same classes and methods as `pgqrs`, without an event loop.
+
+    from pgqrs import sync as pgqrs
+
+    with pgqrs.PgqrsAdmin.connect(pgqrs.Config.from_dsn(dsn)) as admin:
+        queue = admin.create_queue("emails")
+        pgqrs.Producer(admin.pool, queue).enqueue({"to": "someone@example.com"})
+"""
+
+from __future__ import annotations
+
+from pgqrs import errors
+from pgqrs._sync.admin import PgqrsAdmin
+from pgqrs._sync.consumer import Consumer
+from pgqrs._sync.producer import Producer
+from pgqrs.config import Config
+from pgqrs.errors import (
+    ConfigError,
+    DatabaseError,
+    MessageNotFound,
+    NotFoundError,
+    PgqrsError,
+    QueueAlreadyExists,
+    QueueNotEmpty,
+    QueueNotFound,
+    SchemaError,
+    ValidationError,
+    WorkerNotFound,
+)
+from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+from pgqrs.sync import tables
+
+__all__ = [
+    "ArchivedMessage",
+    "Config",
+    "ConfigError",
+    "Consumer",
+    "DatabaseError",
+    "MessageNotFound",
+    "NotFoundError",
+    "PgqrsAdmin",
+    "PgqrsError",
+    "Producer",
+    "QueueAlreadyExists",
+    "QueueInfo",
+    "QueueMessage",
+    "QueueMetrics",
+    "QueueNotEmpty",
+    "QueueNotFound",
+    "SchemaError",
+    "ValidationError",
+    "WorkerInfo",
+    "WorkerNotFound",
+    "errors",
+    "tables",
+]
