@@ -41,6 +41,8 @@ RULES: list[tuple[str, str]] = [
     (r"\bpgqrs\._async import\b", "pgqrs._sync import"),
     (r"\btests\.integration\.async\b", "tests.integration.sync"),
     (r"\bpytest_asyncio\b", "pytest"),
+    (r"^import pgqrs$", "from pgqrs import sync as pgqrs"),
+    (r"^from pgqrs import tables$", "from pgqrs.sync import tables"),
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"^import asyncio$", "import time"),
     (r"\bAsync (API|twin)\b", r"Sync \1"),

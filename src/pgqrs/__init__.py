@@ -1,13 +1,13 @@
 """pgqrs: a PostgreSQL-backed job queue. This module is the async API; `pgqrs.sync` blocks.
 
-    import pgqrs
+import pgqrs
 
-    config = pgqrs.Config.from_dsn("postgresql://postgres@localhost/postgres")
-    async with await pgqrs.PgqrsAdmin.connect(config) as admin:
-        await admin.install()
-        queue = await admin.create_queue("emails")
-        producer = pgqrs.Producer(admin.pool, queue, config)
-        await producer.enqueue({"to": "someone@example.com"})
+config = pgqrs.Config.from_dsn("postgresql://postgres@localhost/postgres")
+async with await pgqrs.PgqrsAdmin.connect(config) as admin:
+    await admin.install()
+    queue = await admin.create_queue("emails")
+    producer = pgqrs.Producer(admin.pool, queue, config)
+    await producer.enqueue({"to": "someone@example.com"})
 """
 
 from __future__ import annotations

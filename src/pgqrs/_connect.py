@@ -5,7 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from psycopg import conninfo
+
 from pgqrs import config as config_module
+
+
+def _dsn_settings(dsn: str) -> dict[str, Any]:
+    try:
+        return conninfo.conninfo_to_dict(dsn)
+    except Exception:  # an embedded DSN, which is not libpq syntax
+        return {}
 
 
 def connection_kwargs(config: config_module.Config) -> dict[str, Any]:
@@ -21,6 +30,9 @@ def connection_kwargs(config: config_module.Config) -> dict[str, Any]:
         "keepalives_interval": 5,
         "keepalives_count": 3,
     }
+    if "application_name" not in _dsn_settings(config.dsn):
+        # Lets operators find pgqrs sessions in pg_stat_activity.
+        kwargs["application_name"] = "pgqrs"
     if not config.use_prepared_statements:
         # A transaction pooler (PgBouncer < 1.21) routes each statement to any server
         # connection, where a prepared statement made on another does not exist.

@@ -19,7 +19,8 @@ from pgqrs import errors
 # Schema names are composed into SQL (as quoted identifiers); the allow-list keeps them plain.
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Queue names are values, never SQL, but they show up in logs, shells and URLs: keep them tame.
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
+# Words joined by single '.', ':' or '-' (so no "--" comment markers, no trailing dash).
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_]+(?:[.:-][A-Za-z0-9_]+)*\Z")
 _MAX_NAME_BYTES = 63
 # An escaped NUL (\u0000) preceded by an even number of backslashes is a real NUL character.
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

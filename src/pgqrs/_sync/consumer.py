@@ -79,9 +79,7 @@ class Consumer:
         clock). A message already delivered max_read_count times is moved to the archive as a
         dead letter instead of being delivered again.
         """
-        limit = _validation.positive_int(
-            self.config.default_max_batch_size if size is None else size, "size"
-        )
+        limit = _validation.positive_int(self.config.default_max_batch_size if size is None else size, "size")
         seconds = _validation.seconds(
             self.config.default_lock_time_seconds if lock_time is None else lock_time, "lock_time"
         )

@@ -1,10 +1,10 @@
 """The blocking pgqrs API: the same classes and methods as `pgqrs`, without an event loop.
 
-    from pgqrs import sync as pgqrs
+from pgqrs import sync as pgqrs
 
-    with pgqrs.PgqrsAdmin.connect(pgqrs.Config.from_dsn(dsn)) as admin:
-        queue = admin.create_queue("emails")
-        pgqrs.Producer(admin.pool, queue).enqueue({"to": "someone@example.com"})
+with pgqrs.PgqrsAdmin.connect(pgqrs.Config.from_dsn(dsn)) as admin:
+    queue = admin.create_queue("emails")
+    pgqrs.Producer(admin.pool, queue).enqueue({"to": "someone@example.com"})
 """
 
 from __future__ import annotations

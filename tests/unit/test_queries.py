@@ -1,0 +1,50 @@
+"""The named-query loader and the sync generator (no database)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgqrs import _queries
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_file_parses_with_unique_names() -> None:
+    names: list[str] = []
+    for file in _queries.FILES:
+        names.extend(_queries.parse(_queries.read_sql_file(file)))
+    assert len(names) == len(set(names))
+    assert {"message_dequeue", "archive_move", "queue_get", "queue_metrics"} <= set(names)
+
+
+def test_names_start_with_their_file() -> None:
+    prefixes = {
+        "admin.sql": "admin_",
+        "archive.sql": "archive_",
+        "messages.sql": "message_",
+        "queues.sql": "queue_",
+        "workers.sql": "worker_",
+    }
+    for file, prefix in prefixes.items():
+        assert all(name.startswith(prefix) for name in _queries.parse(_queries.read_sql_file(file)))
+
+
+def test_schema_is_quoted_as_an_identifier() -> None:
+    text = _queries.for_schema('we"ird')["queue_get"].text.decode()
+    assert 'FROM "we""ird".pgqrs_queues' in text
+
+
+def test_duplicate_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        _queries.parse("-- name: a :one\nSELECT 1;\n-- name: a :one\nSELECT 2;\n")
+
+
+def test_generated_sync_code_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools/unasync.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
