@@ -97,6 +97,15 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _holds_foreign_files(data_dir: Path) -> bool:
+    # Names that initdb, PostgreSQL and pgserver write: another process's start in progress leaves
+    # some before PG_VERSION, and must not read as someone else's files.
+    if (data_dir / "PG_VERSION").exists():
+        return False
+    own = ("pg_", "postgresql.", "postmaster.", ".s.PGSQL.", "base", "global", "log", ".handle_pids.json")
+    return any(not entry.name.startswith(own) for entry in data_dir.iterdir())
+
+
 def _start_pgserver(data_dir: Path) -> _Endpoint:
     """Start or join the pgserver-managed server on `data_dir`; the one place that knows pgserver."""
     unsafe = sorted({char for char in str(data_dir) if not (char.isalnum() or char in _SAFE_PUNCTUATION)})
@@ -119,7 +128,7 @@ def _start_pgserver(data_dir: Path) -> _Endpoint:
         # pgserver wants the parent to exist. As root it runs PostgreSQL as a `pgserver` system
         # user (made on first use), gives it the data directory and opens the path's parents to it.
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        foreign = not (data_dir / "PG_VERSION").exists() and any(data_dir.iterdir())
+        foreign = _holds_foreign_files(data_dir)
     except OSError as exc:
         raise EmbeddedServerError(f"cannot make the embedded server's data directory: {exc}") from exc
     if foreign:
