@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from pgqrs import _connect, _queries, _translate, errors
+from pgqrs import _connect, _queries, _translate, _watchdog, errors
 from pgqrs import config as config_module
 
 Row = tuple[Any, ...]
@@ -38,6 +38,15 @@ def open_pool(config: config_module.Config, dsn: str) -> ConnectionPool:
     return pool
 
 
+def _timed_out(seconds: float) -> errors.DatabaseError:
+    error = errors.DatabaseError(
+        f"no answer from the database within {seconds:g}s (connection_timeout_seconds); "
+        "the connection was closed"
+    )
+    error.connection_lost = True
+    return error
+
+
 class Database:
     """Named-query executor bound to one pool and one schema."""
 
@@ -51,12 +60,23 @@ class Database:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection[Any]]:
-        """Yield a pooled connection; errors inside are translated and a lost pool is checked."""
+        """Yield a pooled connection under a deadline; errors inside are translated.
+
+        A call still waiting for the server after connection_timeout_seconds has its socket
+        shut down (see _watchdog) and fails with `DatabaseError` instead of hanging.
+        """
+        fired = False
         try:
             with _translate.translate(self._dsn, self.schema, self._timeout):
                 with self.pool.connection() as connection:
-                    yield connection
+                    token = _watchdog.arm(connection, self._timeout)
+                    try:
+                        yield connection
+                    finally:
+                        fired = _watchdog.disarm(token)
         except errors.DatabaseError as error:
+            if fired:
+                raise _timed_out(self._timeout) from error
             if error.connection_lost:
                 # Other idle connections likely died with this one (server restart): replace
                 # them now so the next call gets a working connection.
