@@ -110,14 +110,19 @@ class PgqrsAdmin:
 
     # Queues --------------------------------------------------------------------------------
 
-    async def create_queue(self, name: str) -> models.QueueInfo:
-        """Create a queue and return it.
+    async def create_queue(self, name: str, exist_ok: bool = False) -> models.QueueInfo:
+        """Create a queue and return it (or return the existing one when `exist_ok`).
 
         Raises:
-            QueueAlreadyExists: A queue with this name exists.
+            QueueAlreadyExists: A queue with this name exists (and not `exist_ok`).
             ValidationError: The name is not a valid queue name.
         """
-        return await self.queues.insert(models.NewQueue(name))
+        try:
+            return await self.queues.insert(models.NewQueue(name))
+        except errors.QueueAlreadyExists:
+            if not exist_ok:
+                raise
+        return await self.get_queue(name)
 
     async def get_queue(self, name: str) -> models.QueueInfo:
         """Return the queue named `name`.

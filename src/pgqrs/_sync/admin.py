@@ -111,14 +111,19 @@ class PgqrsAdmin:
 
     # Queues --------------------------------------------------------------------------------
 
-    def create_queue(self, name: str) -> models.QueueInfo:
-        """Create a queue and return it.
+    def create_queue(self, name: str, exist_ok: bool = False) -> models.QueueInfo:
+        """Create a queue and return it (or return the existing one when `exist_ok`).
 
         Raises:
-            QueueAlreadyExists: A queue with this name exists.
+            QueueAlreadyExists: A queue with this name exists (and not `exist_ok`).
             ValidationError: The name is not a valid queue name.
         """
-        return self.queues.insert(models.NewQueue(name))
+        try:
+            return self.queues.insert(models.NewQueue(name))
+        except errors.QueueAlreadyExists:
+            if not exist_ok:
+                raise
+        return self.get_queue(name)
 
     def get_queue(self, name: str) -> models.QueueInfo:
         """Return the queue named `name`.

@@ -103,6 +103,7 @@ async def test_create_queue_and_duplicate(admin: pgqrs.PgqrsAdmin) -> None:
         await admin.create_queue("emails")
     assert caught.value.queue == "emails"
     assert await admin.get_queue("emails") == queue
+    assert await admin.create_queue("emails", exist_ok=True) == queue
 
 
 @pytest.mark.parametrize("name", ["", "a b", "x'; DROP TABLE t; --", "-leading", "é", "q" * 64, "a/*c*/"])

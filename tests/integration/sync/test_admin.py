@@ -104,6 +104,7 @@ def test_create_queue_and_duplicate(admin: pgqrs.PgqrsAdmin) -> None:
         admin.create_queue("emails")
     assert caught.value.queue == "emails"
     assert admin.get_queue("emails") == queue
+    assert admin.create_queue("emails", exist_ok=True) == queue
 
 
 @pytest.mark.parametrize("name", ["", "a b", "x'; DROP TABLE t; --", "-leading", "é", "q" * 64, "a/*c*/"])
