@@ -6,9 +6,9 @@ import datetime
 
 import psycopg
 import pytest
-from tests import support
 
 import pgqrs
+from tests import support
 
 TABLES = ["pgqrs_archive", "pgqrs_messages", "pgqrs_queues", "pgqrs_schema_version", "pgqrs_workers"]
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tests import support
 
 import pgqrs
+from tests import support
 
 
 @pytest.fixture

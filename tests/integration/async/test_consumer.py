@@ -8,9 +8,9 @@ import socket
 import time
 
 import pytest
-from tests import support
 
 import pgqrs
+from tests import support
 
 
 async def test_dequeue_leases_in_visibility_order(producer: pgqrs.Producer, consumer: pgqrs.Consumer) -> None:

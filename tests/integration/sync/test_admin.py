@@ -7,9 +7,9 @@ import datetime
 
 import psycopg
 import pytest
-from tests import support
 
 from pgqrs import sync as pgqrs
+from tests import support
 
 TABLES = ["pgqrs_archive", "pgqrs_messages", "pgqrs_queues", "pgqrs_schema_version", "pgqrs_workers"]
 

@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tests import support
 
 from pgqrs import sync as pgqrs
+from tests import support
 
 
 @pytest.fixture

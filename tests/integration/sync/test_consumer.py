@@ -9,9 +9,9 @@ import socket
 import time
 
 import pytest
-from tests import support
 
 from pgqrs import sync as pgqrs
+from tests import support
 
 
 def test_dequeue_leases_in_visibility_order(producer: pgqrs.Producer, consumer: pgqrs.Consumer) -> None:
