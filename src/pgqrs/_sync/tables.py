@@ -288,6 +288,12 @@ class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):
         rows = self._database.fetch("archive_filter_by_queue", {"queue_id": id, "limit": limit})
         return [self._record(row) for row in rows]
 
+    def delivery_summary(self, queue_id: int) -> tuple[int, int]:
+        """Return (archive records, distinct original message ids) of a queue: equal when no
+        message was archived twice."""
+        row = self._database.fetch_one("archive_delivery_summary", {"queue_id": queue_id})
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def purge(self, queue_id: int) -> int:
         """Delete every archive record of a queue; return how many."""
         return int(self._database.scalar("archive_purge_queue", {"queue_id": queue_id}))

@@ -60,3 +60,8 @@ SELECT count(*) FROM deleted;
 -- name: archive_purge_queue :one
 WITH deleted AS (DELETE FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s RETURNING id)
 SELECT count(*) FROM deleted;
+
+-- name: archive_delivery_summary :one
+-- For delivery checks: how many records, how many distinct original messages.
+SELECT count(*), count(DISTINCT original_msg_id)
+FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s;
