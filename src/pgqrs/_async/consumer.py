@@ -118,6 +118,14 @@ class Consumer:
         """Archive the held messages among `msg_ids` in one statement; one bool per input id."""
         return await self._acknowledge("archive_move", _validation.message_ids(msg_ids))
 
+    async def release(self, msg_id: int) -> bool:
+        """Give a held message back unprocessed (visible at once, read_ct restored); False if not held."""
+        return (await self.release_batch([msg_id]))[0]
+
+    async def release_batch(self, msg_ids: Iterable[int]) -> list[bool]:
+        """Give held messages back unprocessed, e.g. on shutdown; one bool per input id."""
+        return await self._acknowledge("message_release_owned", _validation.message_ids(msg_ids))
+
     async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""
         seconds = _validation.seconds(duration, "duration")

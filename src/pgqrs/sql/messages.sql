@@ -67,6 +67,14 @@ SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
 WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
 RETURNING id;
 
+-- name: message_release_owned :many
+-- Give held messages back unprocessed: visible now, and this delivery does not count towards
+-- max_read_count (read_ct goes back down).
+UPDATE {schema}.pgqrs_messages
+SET vt = now(), read_ct = greatest(read_ct - 1, 0), worker_id = NULL
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+RETURNING id;
+
 -- name: message_extend :many
 -- Producer-side: postpone a message of this queue whoever holds it.
 UPDATE {schema}.pgqrs_messages

@@ -251,3 +251,16 @@ async def test_consumer_on_a_custom_schema_without_config(
 async def test_bad_message_ids_are_refused(consumer: pgqrs.Consumer, bad: object) -> None:
     with pytest.raises(pgqrs.ValidationError, match="message id"):
         await consumer.delete(bad)  # type: ignore[arg-type]
+
+
+async def test_release_gives_messages_back_without_counting_the_delivery(
+    producer: pgqrs.Producer, consumer: pgqrs.Consumer, admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo
+) -> None:
+    sent = await producer.batch_enqueue([1, 2])
+    taken = await consumer.dequeue_batch(2, lock_time=60)
+    assert await consumer.release_batch([taken[1].id, 99999]) == [True, False]
+    other = pgqrs.Consumer(admin.pool, queue)
+    again = await other.dequeue_batch(10)
+    assert [(message.id, message.read_ct) for message in again] == [(sent[1].id, 1)]
+    assert await consumer.release(taken[1].id) is False
+    assert await consumer.release(taken[0].id) is True
