@@ -1,0 +1,156 @@
+"""The database side of a run: its own schema, pgqrs installed, the raw tables, fills and checks."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from benchmarks.payloads import SERVER_PAYLOAD
+from pgqrs import config as config_module
+from pgqrs import sync as pgqrs_sync
+
+RAW_TABLES = """
+CREATE TABLE {schema}.raw_messages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    payload jsonb NOT NULL,
+    vt timestamptz NOT NULL DEFAULT now(),
+    read_ct integer NOT NULL DEFAULT 0
+);
+CREATE INDEX raw_messages_vt_idx ON {schema}.raw_messages (vt, id);
+CREATE TABLE {schema}.raw_archive (
+    id bigint PRIMARY KEY,
+    payload jsonb NOT NULL,
+    archived_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class DeliveryError(Exception):
+    """A workload lost, duplicated or failed to acknowledge a message."""
+
+
+def expect(what: str, actual: int, expected: int) -> None:
+    """Raise `DeliveryError` unless `actual == expected`."""
+    if actual != expected:
+        raise DeliveryError(f"{what}: expected {expected}, got {actual}")
+
+
+class Environment:
+    """A schema of its own on the benchmark server, dropped by `close()`."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.config = config_module.Config.from_dsn_with_schema(dsn, schema)
+        self.connection: psycopg.Connection[Any] = psycopg.connect(
+            dsn, autocommit=True, prepare_threshold=None
+        )
+        self._identifier = sql.Identifier(schema)
+
+    @classmethod
+    def create(cls, dsn: str) -> Environment:
+        """Create a fresh schema, install pgqrs in it and create the raw baseline's tables."""
+        environment = cls(dsn, f"pgqrs_bench_{uuid.uuid4().hex[:10]}")
+        try:
+            environment.execute("CREATE SCHEMA {schema}")
+            with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
+                admin.install()
+            environment.execute(RAW_TABLES)
+        except BaseException:
+            environment.close()
+            raise
+        return environment
+
+    def close(self) -> None:
+        """Drop the schema (and every table in it) and close the setup connection."""
+        with contextlib.suppress(psycopg.Error):
+            self.execute("DROP SCHEMA IF EXISTS {schema} CASCADE")
+        self.connection.close()
+
+    def compose(self, text: str) -> sql.Composed:
+        """Return `text` with ``{schema}`` filled in as a quoted identifier."""
+        return sql.SQL(text).format(schema=self._identifier)  # type: ignore[arg-type]
+
+    def execute(self, text: str, params: Any = None) -> None:
+        """Run a statement on the setup connection."""
+        self.connection.execute(self.compose(text), params)
+
+    def scalar(self, text: str, params: Any = None) -> int:
+        """Return the integer the statement's first column gives."""
+        row = self.connection.execute(self.compose(text), params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def quiesce(self) -> None:
+        """Flush dirty buffers before a timed part, so no checkpoint lands inside it by chance."""
+        with contextlib.suppress(psycopg.Error):
+            self.connection.execute("CHECKPOINT")
+
+    # pgqrs tables ------------------------------------------------------------------------------
+
+    def reset_pgqrs(self, keep_archive: bool = False) -> None:
+        """Empty the pgqrs message table (and the archive unless kept): every run starts alike."""
+        tables = (
+            "{schema}.pgqrs_messages" if keep_archive else "{schema}.pgqrs_messages, {schema}.pgqrs_archive"
+        )
+        self.execute(f"TRUNCATE {tables}")
+
+    def fill_pgqrs(self, queue_id: int, count: int) -> None:
+        """Insert `count` visible messages for a queue, server-side, and refresh the statistics."""
+        self.execute(
+            f"INSERT INTO {{schema}}.pgqrs_messages (queue_id, payload) "
+            f"SELECT %s, {SERVER_PAYLOAD} FROM generate_series(1, %s) AS i",
+            (queue_id, count),
+        )
+        self.execute("ANALYZE {schema}.pgqrs_messages")
+
+    def fill_pgqrs_archive(self, queue_id: int, count: int) -> None:
+        """Insert `count` archive records (history of another queue)."""
+        self.execute(
+            "INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct) "
+            f"SELECT i, %s, {SERVER_PAYLOAD}, now(), 1 FROM generate_series(1, %s) AS i",
+            (queue_id, count),
+        )
+        self.execute("ANALYZE {schema}.pgqrs_archive")
+
+    def fill_history(self, count: int) -> None:
+        """Fill the pgqrs archive with `count` records of a queue of its own (W7's full archive)."""
+        queue_id = self.scalar(
+            "INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES ('w7-history') RETURNING id"
+        )
+        self.fill_pgqrs_archive(queue_id, count)
+
+    def pgqrs_messages(self, queue_id: int) -> int:
+        """Return how many messages a queue holds."""
+        return self.scalar("SELECT count(*) FROM {schema}.pgqrs_messages WHERE queue_id = %s", (queue_id,))
+
+    def pgqrs_archived(self, queue_id: int) -> int:
+        """Return how many archive records a queue has."""
+        return self.scalar("SELECT count(*) FROM {schema}.pgqrs_archive WHERE queue_id = %s", (queue_id,))
+
+    # raw baseline tables -----------------------------------------------------------------------
+
+    def reset_raw(self) -> None:
+        """Empty the raw baseline's tables."""
+        self.execute("TRUNCATE {schema}.raw_messages, {schema}.raw_archive RESTART IDENTITY")
+
+    def fill_raw(self, count: int) -> None:
+        """Insert `count` visible messages in the raw table, server-side, and refresh statistics."""
+        self.execute(
+            f"INSERT INTO {{schema}}.raw_messages (payload) "
+            f"SELECT {SERVER_PAYLOAD} FROM generate_series(1, %s) AS i",
+            (count,),
+        )
+        self.execute("ANALYZE {schema}.raw_messages")
+
+    def raw_messages(self) -> int:
+        """Return how many messages the raw table holds."""
+        return self.scalar("SELECT count(*) FROM {schema}.raw_messages")
+
+    def raw_archived(self) -> int:
+        """Return how many rows the raw archive holds."""
+        return self.scalar("SELECT count(*) FROM {schema}.raw_archive")

@@ -1,0 +1,146 @@
+"""Peak RSS of a consumer draining N messages and of a producer streaming N JSON lines.
+
+Each is a child process measured with ``os.wait4`` (its ``ru_maxrss``), at two sizes: a flat
+peak means memory does not grow with the number of messages processed.
+
+    python -m benchmarks.memory drain DSN SCHEMA QUEUE    (child: drain, print the count)
+    python -m benchmarks.memory send DSN SCHEMA QUEUE     (child: JSON lines on stdin)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.environment import Environment, expect
+from benchmarks.payloads import BATCH_SIZE, json_lines
+from pgqrs import sync as pgqrs_sync
+
+_WRITE_LINES = 1_000
+
+
+def _child_environment() -> dict[str, str]:
+    paths = [str(Path(__file__).resolve().parent.parent), *sys.path]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+
+
+def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[int, int]:
+    """Wait for the child; return (the integer it printed, its peak RSS in KiB)."""
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{what} exited with {process.returncode}: {output.decode(errors='replace')}")
+    return int(output.split()[-1]), usage.ru_maxrss
+
+
+def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int) -> int:
+    """Return the peak RSS (KiB) of a child consumer draining `count` messages."""
+    environment.reset_pgqrs()
+    queue = admin.create_queue(f"memory-drain-{count}")
+    environment.fill_pgqrs(queue.id, count)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory",
+        "drain",
+        environment.dsn,
+        environment.schema,
+        queue.queue_name,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=_child_environment())
+    delivered, peak = _finish(process, "memory consumer")
+    expect(f"memory consumer of {count}: messages delivered", delivered, count)
+    return peak
+
+
+def producer_peak(
+    environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int, template: str | None
+) -> int:
+    """Return the peak RSS (KiB) of a child producer fed `count` JSON lines on stdin."""
+    environment.reset_pgqrs()
+    queue = admin.create_queue(f"memory-send-{count}")
+    fields = {"dsn": environment.dsn, "schema": environment.schema, "queue": queue.queue_name}
+    command = (
+        shlex.split(template.format(**fields))
+        if template
+        else [
+            sys.executable,
+            "-m",
+            "benchmarks.memory",
+            "send",
+            environment.dsn,
+            environment.schema,
+            queue.queue_name,
+        ]
+    )
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment()
+    )
+    assert process.stdin is not None
+    lines: list[bytes] = []
+    for line in json_lines(count):
+        lines.append(line)
+        if len(lines) == _WRITE_LINES:
+            process.stdin.write(b"".join(lines))
+            lines.clear()
+    process.stdin.write(b"".join(lines))
+    process.stdin.close()
+    try:
+        _, peak = _finish(process, "memory producer")
+    except ValueError:  # an external command need not print a count
+        peak = 0
+    expect(f"memory producer of {count}: messages stored", environment.pgqrs_messages(queue.id), count)
+    return peak
+
+
+def measure(environment: Environment, sizes: tuple[int, ...], template: str | None) -> dict[str, Any]:
+    """Return the peak RSS of both children at every size, with the growth between the extremes."""
+    with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
+        consumer = {size: consumer_peak(environment, admin, size) for size in sizes}
+        producer = {size: producer_peak(environment, admin, size, template) for size in sizes}
+    report = {
+        role: {"peak_rss_kib": peaks, "growth_kib": peaks[sizes[-1]] - peaks[sizes[0]]}
+        for role, peaks in (("consumer", consumer), ("producer", producer))
+    }
+    environment.reset_pgqrs()
+    return report
+
+
+def _drain(dsn: str, schema: str, queue_name: str) -> int:
+    config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema)
+    delivered = 0
+    with pgqrs_sync.PgqrsAdmin.connect(config) as admin:
+        consumer = pgqrs_sync.Consumer(admin.pool, admin.get_queue(queue_name), config)
+        while messages := consumer.dequeue_batch(BATCH_SIZE):
+            delivered += sum(consumer.delete_batch([message.id for message in messages]))
+        consumer.close()
+    return delivered
+
+
+def _send(dsn: str, schema: str, queue_name: str) -> int:
+    config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema)
+    sent = 0
+    with pgqrs_sync.PgqrsAdmin.connect(config) as admin:
+        producer = pgqrs_sync.Producer(admin.pool, admin.get_queue(queue_name), config)
+        batch: list[Any] = []
+        for line in sys.stdin.buffer:
+            if line.strip():
+                batch.append(json.loads(line))
+            if len(batch) == BATCH_SIZE:
+                sent += len(producer.batch_enqueue(batch))
+                batch.clear()
+        if batch:
+            sent += len(producer.batch_enqueue(batch))
+    return sent
+
+
+if __name__ == "__main__":
+    mode, *arguments = sys.argv[1:]
+    print(_drain(*arguments) if mode == "drain" else _send(*arguments))

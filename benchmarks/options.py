@@ -1,0 +1,144 @@
+"""Command-line options of the harness (``python -m benchmarks --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+WORKLOADS = ("W1", "W2", "W3", "W3a", "W4", "W5")
+APIS = ("sync", "async")
+TITLES = {
+    "W1": "enqueue, one at a time",
+    "W2": "batch_enqueue of 100",
+    "W3": "dequeue_batch(100) + delete_batch",
+    "W3a": "dequeue_batch(100) + archive_batch",
+    "W4": "dequeue + delete, one at a time",
+    "W5": "4 consumer processes, batch 100",
+    "W7": "W3 over N pending, archive full",
+}
+# Sized for about 3-5 s per run on a 2-core machine.
+DEFAULT_MESSAGES = {"W1": 10_000, "W2": 100_000, "W3": 100_000, "W3a": 100_000, "W4": 5_000, "W5": 200_000}
+SMOKE_MESSAGES = {"W1": 300, "W2": 2_000, "W3": 2_000, "W3a": 2_000, "W4": 200, "W5": 2_000}
+SCALE_SIZES = (10_000, 100_000, 1_000_000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Everything a run needs to know."""
+
+    dsn: str
+    messages: dict[str, int]
+    repeat: int
+    workloads: tuple[str, ...]
+    apis: tuple[str, ...]
+    json_path: Path | None
+    smoke: bool
+    processes: int
+    scale_sizes: tuple[int, ...]
+    scale_drain: int
+    memory_sizes: tuple[int, ...]
+    send_command: str | None
+    compare: tuple[str, ...] = ()
+
+
+def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    lookup = {name.lower(): name for name in allowed}
+    chosen = tuple(lookup.get(item.strip().lower(), item.strip()) for item in text.split(",") if item.strip())
+    unknown = [name for name in chosen if name not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
+        )
+    return chosen
+
+
+def _messages(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
+    if text is None:
+        return dict(defaults)
+    if "=" not in text:
+        return dict.fromkeys(defaults, int(text))
+    chosen = dict(defaults)
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        chosen[_names(name, WORKLOADS, "workload")[0]] = int(value)
+    return chosen
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser."""
+    result = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    result.add_argument(
+        "--dsn",
+        default=os.environ.get("PGQRS_BENCH_DSN", DEFAULT_DSN),
+        help="server to measure (env PGQRS_BENCH_DSN; 'embedded' works too)",
+    )
+    result.add_argument("--messages", help="messages per run: N for every workload, or W1=20000,W4=5000")
+    result.add_argument("--repeat", type=int, default=3, help="interleaved repetitions (default 3)")
+    result.add_argument("--workloads", default=",".join(WORKLOADS), help="subset of W1,W2,W3,W3a,W4,W5")
+    result.add_argument("--api", default=",".join(APIS), help="pgqrs APIs to measure: sync,async")
+    result.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    result.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, one repetition, delivery checked (CI)"
+    )
+    result.add_argument("--processes", type=int, default=4, help="W5 consumer processes (default 4)")
+    result.add_argument(
+        "--scale", action="store_true", help="also run W7 (10k, 100k pending; see --scale-max)"
+    )
+    result.add_argument(
+        "--scale-max", type=int, default=100_000, help="largest W7 size (1000000 for the full W7)"
+    )
+    result.add_argument("--scale-drain", type=int, default=10_000, help="messages W7 drains at each size")
+    result.add_argument("--memory", action="store_true", help="also report peak RSS of a draining consumer")
+    result.add_argument(
+        "--memory-max", type=int, default=100_000, help="largest memory size (10x the smaller)"
+    )
+    result.add_argument(
+        "--send-command",
+        help="streaming producer to measure instead of the built-in one, "
+        "e.g. 'pgqrs --dsn {dsn} --schema {schema} message send {queue} -'",
+    )
+    result.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="also measure a pgqrs copy importable as PACKAGE (see benchmarks.variant)",
+    )
+    return result
+
+
+def parse(argv: Sequence[str] | None) -> Options:
+    """Parse command-line arguments into `Options`."""
+    arguments = parser().parse_args(argv)
+    try:
+        workloads = _names(arguments.workloads, WORKLOADS, "workload")
+        apis = _names(arguments.api, APIS, "api")
+        smoke = bool(arguments.smoke)
+        messages = _messages(arguments.messages, SMOKE_MESSAGES if smoke else DEFAULT_MESSAGES)
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        parser().error(str(error))
+    scale_sizes: tuple[int, ...] = ()
+    if smoke:
+        scale_sizes = (1_000, 5_000)
+    elif arguments.scale:
+        scale_sizes = tuple(size for size in SCALE_SIZES if size <= arguments.scale_max)
+    memory_max = 5_000 if smoke else arguments.memory_max
+    return Options(
+        dsn=arguments.dsn,
+        messages=messages,
+        repeat=1 if smoke else max(1, arguments.repeat),
+        workloads=workloads,
+        apis=apis,
+        json_path=arguments.json,
+        smoke=smoke,
+        processes=arguments.processes,
+        scale_sizes=scale_sizes,
+        scale_drain=500 if smoke else arguments.scale_drain,
+        memory_sizes=(max(1, memory_max // 10), memory_max) if smoke or arguments.memory else (),
+        send_command=arguments.send_command,
+        compare=tuple(arguments.compare),
+    )

@@ -1,0 +1,101 @@
+"""The raw-SQL baseline: a minimal hand-written psycopg queue, as issue 7 describes it.
+
+One table; ``INSERT … RETURNING``; ``INSERT … SELECT FROM unnest(%s::jsonb[])``; a
+``FOR UPDATE SKIP LOCKED`` CTE + ``UPDATE … RETURNING``; ``DELETE … WHERE id = ANY(%s)``.
+Autocommit, psycopg's default JSON dumper and loader, the same payloads as pgqrs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+ENQUEUE = "INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURNING id"
+ENQUEUE_BATCH = "INSERT INTO {schema}.raw_messages (payload) SELECT * FROM unnest(%s::jsonb[]) RETURNING id"
+DEQUEUE = """
+WITH candidates AS (
+    SELECT id FROM {schema}.raw_messages
+    WHERE vt <= now()
+    ORDER BY vt, id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.raw_messages m
+SET vt = now() + interval '30 seconds', read_ct = m.read_ct + 1
+FROM candidates c
+WHERE m.id = c.id
+RETURNING m.id, m.payload
+"""
+DELETE = "DELETE FROM {schema}.raw_messages WHERE id = ANY(%s)"
+ARCHIVE = """
+WITH moved AS (DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) RETURNING id, payload)
+INSERT INTO {schema}.raw_archive (id, payload) SELECT id, payload FROM moved
+"""
+
+
+class RawQueue:
+    """The baseline queue on one autocommit connection."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.connection: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+        identifier = sql.Identifier(schema)
+        self._enqueue, self._enqueue_batch, self._dequeue, self._delete, self._archive = (
+            sql.SQL(text).format(schema=identifier).as_bytes(self.connection)  # type: ignore[arg-type]
+            for text in (ENQUEUE, ENQUEUE_BATCH, DEQUEUE, DELETE, ARCHIVE)
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+    def enqueue(self, payload: Any) -> int:
+        """Insert one message; return its id."""
+        row = self.connection.execute(self._enqueue, (Jsonb(payload),)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def enqueue_batch(self, payloads: Sequence[Any]) -> list[int]:
+        """Insert many messages in one statement; return their ids."""
+        cursor = self.connection.execute(self._enqueue_batch, ([Jsonb(item) for item in payloads],))
+        return [row[0] for row in cursor.fetchall()]
+
+    def dequeue(self, limit: int) -> list[tuple[int, Any]]:
+        """Lease up to `limit` visible messages; return (id, payload) pairs."""
+        return self.connection.execute(self._dequeue, (limit,)).fetchall()
+
+    def delete(self, ids: list[int]) -> int:
+        """Delete messages by id; return how many went."""
+        return self.connection.execute(self._delete, (ids,)).rowcount
+
+    def archive(self, ids: list[int]) -> int:
+        """Move messages to the archive table; return how many moved."""
+        return self.connection.execute(self._archive, (ids,)).rowcount
+
+
+def drain(queue: RawQueue, batch: int, archive: bool = False, limit: int | None = None) -> list[int]:
+    """Dequeue and acknowledge until empty (or `limit` messages); return the ids seen."""
+    seen: list[int] = []
+    acknowledge = queue.archive if archive else queue.delete
+    while limit is None or len(seen) < limit:
+        rows = queue.dequeue(batch if limit is None else min(batch, limit - len(seen)))
+        if not rows:
+            break
+        ids = [row[0] for row in rows]
+        if acknowledge(ids) != len(ids):
+            raise RuntimeError("raw baseline: an acknowledgement missed a message")
+        seen.extend(ids)
+    return seen
+
+
+def drain_each(queue: RawQueue) -> list[int]:
+    """Dequeue and delete one message at a time until empty; return the ids seen."""
+    seen: list[int] = []
+    while rows := queue.dequeue(1):
+        if queue.delete([rows[0][0]]) != 1:
+            raise RuntimeError("raw baseline: delete missed a message")
+        seen.append(rows[0][0])
+    return seen

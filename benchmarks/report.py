@@ -1,0 +1,150 @@
+"""Medians, spreads and ratios of the measurements, shown as a table and written as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.options import TITLES
+
+
+@dataclasses.dataclass
+class Series:
+    """Every repetition of one workload on one target."""
+
+    workload: str
+    target: str
+    messages: int
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def rates(self) -> list[float]:
+        return [self.messages / seconds for seconds in self.seconds]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
+
+    def as_dict(self) -> dict[str, Any]:
+        rates = self.rates
+        return {
+            "workload": self.workload,
+            "target": self.target,
+            "messages": self.messages,
+            "seconds": [round(value, 4) for value in self.seconds],
+            "rates": [round(rate) for rate in rates],
+            "median": round(self.median),
+            "min": round(min(rates)),
+            "max": round(max(rates)),
+        }
+
+
+def ratio(series: Series, baseline: Series) -> float:
+    """Return the median rate of `series` over the baseline's."""
+    return series.median / baseline.median
+
+
+def _cell(series: Series) -> str:
+    rates = series.rates
+    return f"{series.median:,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+
+
+def workload_rows(results: dict[tuple[str, str], Series], apis: Sequence[str]) -> list[list[str]]:
+    """Return one table row per workload: raw, then each API with its ratio to raw."""
+    rows = []
+    for workload in dict.fromkeys(key[0] for key in results):
+        baseline = results[(workload, "raw")]
+        row = [workload, TITLES[workload], f"{baseline.messages:,}", _cell(baseline)]
+        for api in apis:
+            series = results[(workload, api)]
+            row += [_cell(series), f"{ratio(series, baseline):.2f}"]
+        rows.append(row)
+    return rows
+
+
+def scale_rows(results: dict[tuple[int, str], Series], targets: Sequence[str]) -> list[list[str]]:
+    """Return one row per W7 size: each target's rate and its ratio to the smallest size."""
+    sizes = sorted(dict.fromkeys(key[0] for key in results))
+    rows = []
+    for size in sizes:
+        row = [f"{size:,}"]
+        for target in targets:
+            series = results[(size, target)]
+            row += [_cell(series), f"{ratio(series, results[(sizes[0], target)]):.2f}"]
+        rows.append(row)
+    return rows
+
+
+def memory_rows(memory: dict[str, Any]) -> list[list[str]]:
+    """Return one row per child process: peak RSS at each size and the growth."""
+    rows = []
+    for role, figures in memory.items():
+        peaks = [f"{size:,}: {peak / 1024:.1f} MiB" for size, peak in figures["peak_rss_kib"].items()]
+        rows.append([role, ", ".join(peaks), f"{figures['growth_kib'] / 1024:+.1f} MiB"])
+    return rows
+
+
+def show(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a table with rich when it is installed, as plain aligned text otherwise."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+        print(f"\n{title}")
+        for line in (header, *rows):
+            print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)))
+        return
+    table = Table(title=title)
+    for name in header:
+        table.add_column(name, justify="left" if name in ("workload", "what", "process") else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=200).print(table)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine(connection: psycopg.Connection[Any]) -> dict[str, Any]:
+    """Describe the machine, the server and the client libraries."""
+    import pgqrs
+
+    cpu = ""
+    if Path("/proc/cpuinfo").exists():
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    memory = ""
+    if Path("/proc/meminfo").exists():
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    row = connection.execute("SELECT version()").fetchone()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory": memory,
+        "platform": platform.platform(),
+        "postgresql": row[0] if row else "",
+        "python": platform.python_version(),
+        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
+        "psycopg_pool": _version("psycopg-pool"),
+        "orjson": _version("orjson"),
+        "pgqrs": str(Path(pgqrs.__file__).parent),
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write the results document."""
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
