@@ -1,0 +1,185 @@
+"""The `pgqrs` command: global options, the command groups, and the entry point.
+
+Global options come before the command (``pgqrs --format json queue list``). The callback only
+records them and sets up logging; the configuration is loaded by the commands that need it, so a
+command can refuse a bad argument before reading any configuration or connecting.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import pgqrs
+from pgqrs.cli import (
+    archive_commands,
+    failures,
+    logs,
+    message_commands,
+    options,
+    queue_commands,
+    schema_commands,
+    worker_commands,
+)
+from pgqrs.cli import session as session_module
+
+
+class Format(str, enum.Enum):
+    """Output formats."""
+
+    table = "table"
+    json = "json"
+
+
+class LogDestination(str, enum.Enum):
+    """Where log records go."""
+
+    stderr = "stderr"
+    file = "file"
+
+
+class LogLevel(str, enum.Enum):
+    """Log levels, quietest first."""
+
+    error = "error"
+    warn = "warn"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+app = typer.Typer(
+    name="pgqrs",
+    help="pgqrs: a PostgreSQL-backed job queue. Manage the schema, queues, messages and workers.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+schema_commands.register(app)
+app.add_typer(queue_commands.app, name="queue")
+app.add_typer(message_commands.app, name="message")
+app.add_typer(archive_commands.app, name="archive")
+app.add_typer(worker_commands.app, name="worker")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"pgqrs {pgqrs.__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    context: typer.Context,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn",
+            "-d",
+            help="PostgreSQL DSN (overrides --config, PGQRS_DSN, pgqrs.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="YAML config file (overrides the environment).", show_default=False
+        ),
+    ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema", help="Schema holding the pgqrs tables (default: public).", show_default=False
+        ),
+    ] = None,
+    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    out: Annotated[
+        str, typer.Option("--out", help="Write the result to PATH instead of stdout.", metavar="stdout|PATH")
+    ] = "stdout",
+    log_dest: Annotated[
+        LogDestination | None,
+        typer.Option(
+            "--log-dest",
+            help="Log destination (default: stderr, or file when --log-file is given).",
+            show_default=False,
+        ),
+    ] = None,
+    log_file: Annotated[
+        str | None,
+        typer.Option(
+            "--log-file",
+            help="Log file for --log-dest file (default: ./pgqrs.log).",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[LogLevel, typer.Option("--log-level", help="Log level.")] = LogLevel.warn,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """pgqrs: a PostgreSQL-backed job queue. Manage the schema, queues, messages and workers."""
+    del version  # handled by its eager callback
+    session = options.session_of(context)
+    session.options = session_module.Options(
+        dsn=dsn,
+        config_file=config_file,
+        schema=schema,
+        format=output_format.value,
+        out=_check_out(out),
+        log_dest=_log_destination(log_dest, log_file).value,
+        log_file=log_file or "pgqrs.log",
+        log_level=log_level.value,
+    )
+    try:
+        logs.configure(
+            session.options.log_level, session.options.log_dest, session.options.log_file, session.redact
+        )
+    except OSError as error:
+        raise typer.BadParameter(
+            f"cannot open {log_file or 'pgqrs.log'}: {error.strerror}", param_hint="'--log-file'"
+        ) from None
+
+
+def _check_out(out: str) -> str:
+    if out in ("stdout", "-"):
+        return "stdout"
+    path = Path(out)
+    if path.is_dir():
+        raise typer.BadParameter(f"{out} is a directory", param_hint="'--out'")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"directory {str(path.parent)!r} does not exist", param_hint="'--out'")
+    return out
+
+
+def _log_destination(destination: LogDestination | None, log_file: str | None) -> LogDestination:
+    if destination is None:
+        return LogDestination.file if log_file else LogDestination.stderr
+    if destination is LogDestination.stderr and log_file:
+        raise typer.BadParameter("--log-file needs --log-dest file", param_hint="'--log-file'")
+    return destination
+
+
+def run(arguments: Sequence[str] | None = None) -> int:
+    """Run the command line with `arguments` (default: sys.argv[1:]) and return the exit code."""
+    session = session_module.Session()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(
+            args=list(sys.argv[1:] if arguments is None else arguments),
+            prog_name="pgqrs",
+            standalone_mode=False,
+            obj=session,
+        )
+    except BaseException as error:  # every failure ends as one line and an exit code
+        if isinstance(error, SystemExit):
+            raise
+        return failures.handle(error, session)
+    return result if isinstance(result, int) else failures.OK

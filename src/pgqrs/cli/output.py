@@ -1,0 +1,155 @@
+"""Render a command's result as a table (rich) or as one JSON document, to stdout or --out.
+
+JSON objects are keyed by the models' attribute names, lists are arrays and datetimes are ISO
+8601 strings, so that ``jq`` can consume the output. Tables show datetimes in UTC and fit the
+terminal (or $COLUMNS, or 80 columns); payloads are compact JSON, folded when long. Human
+messages that are not the result (progress, counts, warnings) go to stderr via `note`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from pgqrs import models
+from pgqrs.cli import session as session_module
+
+# (attribute, header) pairs: which fields a list shows in a table, and under what heading.
+Column = tuple[str, str]
+
+QUEUE_COLUMNS: list[Column] = [("id", "id"), ("queue_name", "queue_name"), ("created_at", "created_at")]
+MESSAGE_COLUMNS: list[Column] = [
+    ("id", "id"),
+    ("read_ct", "read_ct"),
+    ("enqueued_at", "enqueued_at"),
+    ("vt", "vt"),
+    ("payload", "payload"),
+]
+ARCHIVE_COLUMNS: list[Column] = [
+    ("original_msg_id", "msg_id"),
+    ("read_ct", "read_ct"),
+    ("archived_at", "archived_at"),
+    ("payload", "payload"),
+    ("dead_letter_reason", "dead_letter"),
+]
+WORKER_COLUMNS: list[Column] = [
+    ("id", "id"),
+    ("queue_id", "queue_id"),
+    ("hostname", "hostname"),
+    ("pid", "pid"),
+    ("status", "status"),
+    ("heartbeat_at", "heartbeat_at"),
+]
+METRICS_COLUMNS: list[Column] = [
+    ("queue_name", "queue"),
+    ("total_messages", "total"),
+    ("pending_count", "pending"),
+    ("locked_count", "locked"),
+    ("delayed_count", "delayed"),
+    ("archived_count", "archived"),
+    ("dead_letter_count", "dead"),
+]
+
+
+def show_record(session: session_module.Session, record: Any) -> None:
+    """Write one model: a JSON object, or a two-column field/value table."""
+    if session.json:
+        _write(session, _json(models.as_dict(record)))
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("field", no_wrap=True, style=None)
+    table.add_column("value", overflow="fold")
+    for field, value in models.as_dict(record).items():
+        table.add_row(Text(field), Text(cell(value)))
+    _write(session, _render(table))
+
+
+def show_records(
+    session: session_module.Session, records: Sequence[Any], columns: list[Column], empty: str
+) -> None:
+    """Write a list of models: a JSON array, or a table of `columns` (`empty` when none)."""
+    if session.json:
+        _write(session, _json([models.as_dict(record) for record in records]))
+        return
+    if not records:
+        _write(session, empty + "\n")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for attribute, header in columns:
+        folds = attribute in ("payload", "dead_letter_reason", "hostname", "queue_name")
+        sample = getattr(records[0], attribute)
+        numeric = isinstance(sample, int) and not isinstance(sample, bool)
+        table.add_column(
+            Text(header), overflow="fold", no_wrap=not folds, justify="right" if numeric else "left"
+        )
+    for record in records:
+        table.add_row(*(Text(cell(getattr(record, attribute))) for attribute, _header in columns))
+    _write(session, _render(table))
+
+
+def show_document(session: session_module.Session, document: Any, text: str) -> None:
+    """Write a result that is not a model: `document` as JSON, or `text` as a line."""
+    _write(session, _json(document) if session.json else text.rstrip("\n") + "\n")
+
+
+def note(session: session_module.Session, text: str) -> None:
+    """Tell the user something on stderr (never part of the result)."""
+    sys.stderr.write(session.redact(text) + "\n")
+    sys.stderr.flush()
+
+
+def cell(value: Any) -> str:
+    """Return a value as table text: UTC datetimes, compact JSON payloads, '-' for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, (dict, list, bool)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def width() -> int:
+    """Return the table width: the terminal's, else $COLUMNS, else 80."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+
+
+def _render(renderable: RenderableType) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width(), color_system=None, force_terminal=False, highlight=False, emoji=False
+    )
+    console.print(renderable)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def _write(session: session_module.Session, text: str) -> None:
+    destination = session.options.out
+    if destination in ("stdout", "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(destination).write_text(text, encoding="utf-8")

@@ -1,0 +1,79 @@
+"""`pgqrs install`, `uninstall` and `verify`: the pgqrs tables in the configured schema."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pgqrs import _queries, errors
+from pgqrs.cli import failures, options, output
+
+
+def register(app: typer.Typer) -> None:
+    """Add the schema commands to the top-level command."""
+    app.command("install")(install)
+    app.command("uninstall")(uninstall)
+    app.command("verify")(verify)
+
+
+def install(
+    context: typer.Context,
+    print_sql: Annotated[
+        bool, typer.Option("--print-sql", help="Print the DDL for the schema instead; connect to nothing.")
+    ] = False,
+) -> None:
+    """Create the pgqrs tables in the schema (which must exist). Safe to run again."""
+    session = options.session_of(context)
+    if print_sql:
+        schema = session.schema()
+        script = _queries.install_script(schema).decode()
+        output.show_document(session, {"schema": schema, "sql": script}, script)
+        return
+    schema = session.config().schema
+    with session.admin() as admin:
+        admin.install()
+    output.show_document(
+        session, {"schema": schema, "installed": True}, f"pgqrs is installed in schema {schema!r}"
+    )
+
+
+def uninstall(
+    context: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop the pgqrs tables, with every queue and message (asks first on a terminal)."""
+    session = options.session_of(context)
+    schema = session.config().schema
+    if not yes:
+        if not sys.stdin.isatty():
+            raise failures.UsageFailure(
+                "uninstall drops every queue and message: pass --yes to confirm when stdin is not a terminal"
+            )
+        question = f"Drop the pgqrs tables in schema {schema!r}, with every queue and message?"
+        if not typer.confirm(question, default=False, err=True):
+            raise failures.CommandFailed("uninstall cancelled; nothing was changed")
+    with session.admin() as admin:
+        admin.uninstall()
+    output.show_document(
+        session, {"schema": schema, "uninstalled": True}, f"pgqrs is uninstalled from schema {schema!r}"
+    )
+
+
+def verify(context: typer.Context) -> None:
+    """Check that every pgqrs table, column and index is present; exit 1 listing what is not."""
+    session = options.session_of(context)
+    schema = session.config().schema
+    with session.admin() as admin:
+        try:
+            admin.verify()
+            problems: list[str] = []
+        except errors.SchemaError as error:
+            problems = error.problems or [error.message]
+    document = {"schema": schema, "ok": not problems, "problems": problems}
+    if not problems:
+        output.show_document(session, document, f"pgqrs schema {schema!r} is complete")
+        return
+    output.show_document(session, document, "\n".join(f"- {problem}" for problem in problems))
+    raise failures.CommandFailed(f"schema {schema!r} failed verification: {len(problems)} problem(s)")
