@@ -1,7 +1,8 @@
 """Logging for the command line: stdlib `logging`, to stderr or a file, passwords masked.
 
 Levels: error, warn, info, debug (pgqrs's own debug lines, and tracebacks of errors) and trace
-(level 5: everything, including the debug lines of psycopg and its pool).
+(level 5: everything, including psycopg's and its pool's info and debug lines, which the other
+levels keep to warnings and errors).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ LEVELS = {
     "trace": TRACE,
 }
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Library loggers kept at INFO under --log-level debug; trace lets them speak too.
+# Library loggers kept to warnings unless --log-level trace.
 _CHATTY_LOGGERS = ("psycopg", "psycopg.pool")
 
 
@@ -54,6 +55,6 @@ def configure(level_name: str, destination: str, path: str, redact: Callable[[st
     level = LEVELS[level_name]
     root.setLevel(level)
     for name in _CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if level == logging.DEBUG else logging.NOTSET)
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= TRACE else max(level, logging.WARNING))
     # Python warnings become log records, so they are masked and routed like the rest.
     logging.captureWarnings(True)

@@ -5,20 +5,26 @@ lists archived messages, newest first, and changes nothing. It never archives wh
 (that would make a viewing flag destructive).
 
 ``--message-type TYPE`` keeps the messages whose payload is an object with ``"type": TYPE``.
-The library cannot filter a dequeue or release a lease yet, so the filter runs here, after the
-lease: the other messages read stay leased for the lock time (and their read_ct grew). The
-command says so on stderr, naming them, instead of hiding it.
+The library cannot filter a dequeue yet, so the filter runs here: messages are leased in small
+rounds (``--count`` first, then doubling up to default_max_batch_size) until enough match or no
+visible message is left; every other message leased on the way, and any match beyond
+``--count``, is given back with `Consumer.release_batch` before the command ends (visible at
+once, read_ct restored), so nothing that does not match stays leased. With a lock time shorter
+than the scan (``--lock-time 0``) a message may come back and be leased twice before the scan
+stops; its read_ct then ends one higher.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import typer
 
 from pgqrs import models, sync
 from pgqrs.cli import failures, options, output
-from pgqrs.cli import session as session_module
+
+logger = logging.getLogger("pgqrs.cli")
 
 
 def read(
@@ -54,15 +60,42 @@ def read(
             archived = _archived(admin, queue_info, count, message_type)
         else:
             with sync.Consumer(admin.pool, queue_info, admin.config) as consumer:
-                leased = consumer.dequeue_batch(count, lock_time)
+                leased = lease(consumer, count, lock_time, message_type)
     if archive:
         output.show_records(session, archived, output.ARCHIVE_COLUMNS, empty="no archived messages")
         return
-    matching = [message for message in leased if has_type(message.payload, message_type)]
-    _warn_about_others(
-        session, [message for message in leased if not has_type(message.payload, message_type)]
-    )
-    output.show_records(session, matching, output.MESSAGE_COLUMNS, empty="no visible messages")
+    output.show_records(session, leased, output.MESSAGE_COLUMNS, empty="no visible messages")
+
+
+def lease(
+    consumer: sync.Consumer, count: int, lock_time: float | None, message_type: str | None
+) -> list[models.QueueMessage]:
+    """Lease up to `count` visible messages of `message_type` (any type when None)."""
+    if message_type is None:
+        return consumer.dequeue_batch(count, lock_time)
+    matching: list[models.QueueMessage] = []
+    others: list[models.QueueMessage] = []
+    seen: set[int] = set()
+    size = count
+    ceiling = max(count, consumer.config.default_max_batch_size)
+    try:
+        while len(matching) < count:
+            # What was leased is still held, so a round sees new messages; a lease shorter than
+            # the scan (--lock-time 0) lets old ones come back: then the scan has gone round.
+            leased = consumer.dequeue_batch(size, lock_time)
+            fresh = [message for message in leased if message.id not in seen]
+            for message in fresh:
+                seen.add(message.id)
+                wanted = has_type(message.payload, message_type) and len(matching) < count
+                (matching if wanted else others).append(message)
+            if len(fresh) < len(leased) or not leased:
+                break
+            size = min(size * 2, ceiling)
+    finally:
+        if others:
+            consumer.release_batch([message.id for message in others])
+            logger.info("released %d leased message(s) not of type %r", len(others), message_type)
+    return matching
 
 
 def has_type(payload: Any, message_type: str | None) -> bool:
@@ -78,15 +111,3 @@ def _archived(
     # No server-side filter yet: scan the archive (newest first) and keep the first matches.
     records = admin.archive.filter_by_fk(queue_info.id)
     return [record for record in records if has_type(record.payload, message_type)][:count]
-
-
-def _warn_about_others(session: session_module.Session, others: list[models.QueueMessage]) -> None:
-    if not others:
-        return
-    ids = ", ".join(str(message.id) for message in others)
-    until = max(message.vt for message in others)
-    output.note(
-        session,
-        f"pgqrs: warning: {len(others)} message(s) of other types were leased too and stay invisible "
-        f"until {output.cell(until)} (ids {ids}); pgqrs cannot release a lease yet",
-    )
