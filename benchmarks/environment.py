@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -67,13 +68,32 @@ class Environment:
 
     def close(self) -> None:
         """Drop the schema (and every table in it) and close the setup connection."""
-        with contextlib.suppress(psycopg.Error):
-            self.execute("DROP SCHEMA IF EXISTS {schema} CASCADE")
+        drop = self.compose("DROP SCHEMA IF EXISTS {schema} CASCADE")
+        try:
+            self.connection.execute(drop)
+        except psycopg.Error:
+            # The setup connection died (a server restart mid-run): drop through a new one.
+            with contextlib.suppress(psycopg.Error), psycopg.connect(self.dsn, autocommit=True) as connection:
+                connection.execute(drop)
         self.connection.close()
+
+    def reconnect(self, within: float = 300.0) -> None:
+        """Replace the setup connection once the server accepts connections again (a restart)."""
+        with contextlib.suppress(psycopg.Error):
+            self.connection.close()
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                self.connection = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
 
     def compose(self, text: str) -> sql.Composed:
         """Return `text` with ``{schema}`` filled in as a quoted identifier."""
-        return sql.SQL(text).format(schema=self._identifier)  # type: ignore[arg-type]
+        return sql.SQL(text).format(schema=self._identifier)
 
     def execute(self, text: str, params: Any = None) -> None:
         """Run a statement on the setup connection."""

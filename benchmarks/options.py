@@ -43,6 +43,7 @@ class Options:
     memory_sizes: tuple[int, ...]
     send_command: str | None
     compare: tuple[str, ...] = ()
+    setup_sql: tuple[str, ...] = ()
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -108,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="PACKAGE",
         help="also measure a pgqrs copy importable as PACKAGE (see benchmarks.variant)",
     )
+    result.add_argument(
+        "--setup-sql",
+        action="append",
+        default=[],
+        metavar="SQL",
+        help="statement run after install, {schema} filled in (e.g. to drop a constraint)",
+    )
     return result
 
 
@@ -141,4 +149,5 @@ def parse(argv: Sequence[str] | None) -> Options:
         memory_sizes=(max(1, memory_max // 10), memory_max) if smoke or arguments.memory else (),
         send_command=arguments.send_command,
         compare=tuple(arguments.compare),
+        setup_sql=tuple(arguments.setup_sql),
     )

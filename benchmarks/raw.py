@@ -44,7 +44,7 @@ class RawQueue:
         self.connection: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
         identifier = sql.Identifier(schema)
         self._enqueue, self._enqueue_batch, self._dequeue, self._delete, self._archive = (
-            sql.SQL(text).format(schema=identifier).as_bytes(self.connection)  # type: ignore[arg-type]
+            sql.SQL(text).format(schema=identifier).as_bytes(self.connection)
             for text in (ENQUEUE, ENQUEUE_BATCH, DEQUEUE, DELETE, ARCHIVE)
         )
 

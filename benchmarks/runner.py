@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks import memory, report
+import psycopg
+
+from benchmarks import memory, parallel, report
 from benchmarks.environment import DeliveryError, Environment
 from benchmarks.options import Options, parse
 from benchmarks.report import Series
 from benchmarks.targets import AsyncTarget, RawTarget, SyncTarget, Target
-from pgqrs import _dsn
+from pgqrs import _dsn, errors
+
+_ATTEMPTS = 3
 
 
 def _progress(text: str) -> None:
@@ -24,7 +29,28 @@ def _order(targets: Sequence[Target], repetition: int) -> Sequence[Target]:
     return targets if repetition % 2 == 0 else list(reversed(targets))
 
 
-def measure_workloads(targets: Sequence[Target], options: Options) -> dict[tuple[str, str], Series]:
+def _lost(error: Exception) -> bool:
+    return isinstance(error, psycopg.OperationalError) or bool(getattr(error, "connection_lost", False))
+
+
+def resilient(environment: Environment, targets: Sequence[Target], action: Callable[[], float]) -> float:
+    """Run one timed run; when the server restarts under it (a shared server), wait and run it again."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return action()
+        except (psycopg.Error, errors.DatabaseError, parallel.ConsumerProcessError) as error:
+            if attempt == _ATTEMPTS - 1 or not _lost(error):
+                raise
+            _progress(f"  connection lost ({str(error).splitlines()[0]}); repeating the run")
+            environment.reconnect()
+            for target in targets:
+                target.recover()
+    raise AssertionError("unreachable")
+
+
+def measure_workloads(
+    environment: Environment, targets: Sequence[Target], options: Options
+) -> dict[tuple[str, str], Series]:
     """Run every workload `repeat` times on every target, interleaved."""
     results: dict[tuple[str, str], Series] = {}
     for workload in options.workloads:
@@ -33,7 +59,8 @@ def measure_workloads(targets: Sequence[Target], options: Options) -> dict[tuple
             results[(workload, target.name)] = Series(workload, target.name, count)
         for repetition in range(options.repeat):
             for target in _order(targets, repetition):
-                seconds = target.run(workload, count, options.processes)
+                run = functools.partial(target.run, workload, count, options.processes)
+                seconds = resilient(environment, targets, run)
                 results[(workload, target.name)].seconds.append(seconds)
                 _progress(f"{workload} #{repetition + 1} {target.name:>5}: {count / seconds:>10,.0f} msg/s")
     return results
@@ -53,7 +80,7 @@ def measure_scale(
             results[(size, target.name)] = Series("W7", target.name, drain)
         for repetition in range(options.repeat):
             for target in _order(targets, repetition):
-                seconds = target.run_scale(size, drain)
+                seconds = resilient(environment, targets, functools.partial(target.run_scale, size, drain))
                 results[(size, target.name)].seconds.append(seconds)
                 _progress(f"W7 {size:,} #{repetition + 1} {target.name:>5}: {drain / seconds:>10,.0f} msg/s")
     return results
@@ -114,12 +141,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     environment = Environment.create(_dsn.resolve(options.dsn))
     targets: list[Target] = []
     try:
+        for statement in options.setup_sql:
+            environment.execute(statement)
         targets.append(RawTarget(environment))
         builders = {"sync": SyncTarget, "async": AsyncTarget}
         for package in ("pgqrs", *options.compare):
             targets += [builders[api](environment, package) for api in options.apis]
         machine = report.machine(environment.connection)
-        results = measure_workloads(targets, options)
+        results = measure_workloads(environment, targets, options)
         scale = measure_scale(environment, targets, options) if options.scale_sizes else {}
         rss = (
             memory.measure(environment, options.memory_sizes, options.send_command)

@@ -64,6 +64,9 @@ class Target:
         expect(f"{self.name} W7 at {pending}: messages delivered", len(set(seen)), min(drain, pending))
         return elapsed
 
+    def recover(self) -> None:
+        """Make the target usable again after the server restarted."""
+
     def reset(self, workload: str) -> None:
         raise NotImplementedError
 
@@ -97,6 +100,10 @@ class RawTarget(Target):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.queue = raw.RawQueue(environment.dsn, environment.schema)
+
+    def recover(self) -> None:
+        self.queue.close()
+        self.queue = raw.RawQueue(self.environment.dsn, self.environment.schema)
 
     def reset(self, workload: str) -> None:
         self.environment.reset_raw()
@@ -178,7 +185,10 @@ class SyncTarget(_PgqrsTarget):
         self.admin = self.module.PgqrsAdmin.connect(environment.config)
 
     def create_queue(self, name: str) -> pgqrs.QueueInfo:
-        return self.admin.create_queue(name)
+        return self.admin.create_queue(name)  # type: ignore[no-any-return]
+
+    def recover(self) -> None:
+        self.admin.pool.check()
 
     def enqueue(self, workload: str, work: Sequence[Any]) -> float:
         producer = self.module.Producer(self.admin.pool, self.queue, self.environment.config)
@@ -215,7 +225,10 @@ class AsyncTarget(_PgqrsTarget):
         self.admin = self.loop.run_until_complete(self.module.PgqrsAdmin.connect(environment.config))
 
     def create_queue(self, name: str) -> pgqrs.QueueInfo:
-        return self.loop.run_until_complete(self.admin.create_queue(name))
+        return self.loop.run_until_complete(self.admin.create_queue(name))  # type: ignore[no-any-return]
+
+    def recover(self) -> None:
+        self.loop.run_until_complete(self.admin.pool.check())
 
     def enqueue(self, workload: str, work: Sequence[Any]) -> float:
         return self.loop.run_until_complete(self._enqueue(workload, work))
