@@ -40,6 +40,18 @@ def expect(what: str, actual: int, expected: int) -> None:
         raise DeliveryError(f"{what}: expected {expected}, got {actual}")
 
 
+def connect(dsn: str, within: float = 300.0) -> psycopg.Connection[Any]:
+    """Open an autocommit connection, waiting up to `within` seconds for a restarting server."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 class Environment:
     """A schema of its own on the benchmark server, dropped by `close()`."""
 
@@ -47,9 +59,7 @@ class Environment:
         self.dsn = dsn
         self.schema = schema
         self.config = config_module.Config.from_dsn_with_schema(dsn, schema)
-        self.connection: psycopg.Connection[Any] = psycopg.connect(
-            dsn, autocommit=True, prepare_threshold=None
-        )
+        self.connection = connect(dsn)
         self._identifier = sql.Identifier(schema)
 
     @classmethod
@@ -77,19 +87,11 @@ class Environment:
                 connection.execute(drop)
         self.connection.close()
 
-    def reconnect(self, within: float = 300.0) -> None:
+    def reconnect(self) -> None:
         """Replace the setup connection once the server accepts connections again (a restart)."""
         with contextlib.suppress(psycopg.Error):
             self.connection.close()
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                self.connection = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
+        self.connection = connect(self.dsn)
 
     def compose(self, text: str) -> sql.Composed:
         """Return `text` with ``{schema}`` filled in as a quoted identifier."""

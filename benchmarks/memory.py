@@ -9,6 +9,7 @@ peak means memory does not grow with the number of messages processed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
@@ -29,15 +30,24 @@ def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
 
 
-def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[int, int]:
-    """Wait for the child; return (the integer it printed, its peak RSS in KiB)."""
+def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[bytes, int]:
+    """Wait for the child; return (what it printed, its peak RSS in KiB)."""
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{what} exited with {process.returncode}: {output.decode(errors='replace')}")
-    return int(output.split()[-1]), usage.ru_maxrss
+    return output, usage.ru_maxrss
+
+
+def send_command() -> str | None:
+    """Return the template of `pgqrs message send QUEUE -` when the CLI is installed."""
+    if importlib.util.find_spec("typer") is None or importlib.util.find_spec("pgqrs.cli") is None:
+        return None
+    return (
+        f"{shlex.quote(sys.executable)} -m pgqrs --dsn {{dsn}} --schema {{schema}} message send {{queue}} -"
+    )
 
 
 def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int) -> int:
@@ -54,9 +64,11 @@ def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count:
         environment.schema,
         queue.queue_name,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=_child_environment())
-    delivered, peak = _finish(process, "memory consumer")
-    expect(f"memory consumer of {count}: messages delivered", delivered, count)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_child_environment()
+    )
+    output, peak = _finish(process, "memory consumer")
+    expect(f"memory consumer of {count}: messages delivered", int(output.split()[-1]), count)
     return peak
 
 
@@ -81,7 +93,11 @@ def producer_peak(
         ]
     )
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment()
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_child_environment(),
     )
     assert process.stdin is not None
     lines: list[bytes] = []
@@ -92,25 +108,27 @@ def producer_peak(
             lines.clear()
     process.stdin.write(b"".join(lines))
     process.stdin.close()
-    try:
-        _, peak = _finish(process, "memory producer")
-    except ValueError:  # an external command need not print a count
-        peak = 0
+    _, peak = _finish(process, "memory producer")
     expect(f"memory producer of {count}: messages stored", environment.pgqrs_messages(queue.id), count)
     return peak
 
 
 def measure(environment: Environment, sizes: tuple[int, ...], template: str | None) -> dict[str, Any]:
-    """Return the peak RSS of both children at every size, with the growth between the extremes."""
+    """Return the peak RSS of both children at every size, with the growth between the extremes.
+
+    The producer is `pgqrs message send QUEUE -` when the CLI is installed (or `template`), else
+    a stand-in that reads JSON lines the same way and calls `batch_enqueue` per 100.
+    """
+    template = template or send_command()
     with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
         consumer = {size: consumer_peak(environment, admin, size) for size in sizes}
         producer = {size: producer_peak(environment, admin, size, template) for size in sizes}
-    report = {
-        role: {"peak_rss_kib": peaks, "growth_kib": peaks[sizes[-1]] - peaks[sizes[0]]}
-        for role, peaks in (("consumer", consumer), ("producer", producer))
-    }
     environment.reset_pgqrs()
-    return report
+    sender = "pgqrs message send -" if template else "stand-in producer"
+    return {
+        role: {"peak_rss_kib": peaks, "growth_kib": peaks[sizes[-1]] - peaks[sizes[0]]}
+        for role, peaks in (("consumer (drain, batch 100)", consumer), (f"producer ({sender})", producer))
+    }
 
 
 def _drain(dsn: str, schema: str, queue_name: str) -> int:
