@@ -59,9 +59,12 @@ def handle(error: BaseException, session: session_module.Session) -> int:
         _report(session, "interrupted" if isinstance(error, KeyboardInterrupt) else "aborted")
         return INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
     if type(error).__name__ == "NoArgsIsHelpError":
-        # A group run without a command: its help is the answer (click's exit code, 2).
-        sys.stderr.write(str(getattr(error, "format_message", lambda: "")()).rstrip() + "\n")
-        return int(getattr(error, "exit_code", USAGE))
+        # A group run without a command: its help is the answer (exit code 2). Recent typer
+        # versions have printed it already (on stdout); older ones hand it over as the message.
+        help_text = str(getattr(error, "format_message", lambda: "")()).strip()
+        if help_text:
+            sys.stderr.write(help_text + "\n")
+        return USAGE
     code, message = classify(error)
     if session.verbose and code != USAGE:
         logger.debug("traceback of the error reported below", exc_info=error)
@@ -89,6 +92,7 @@ def classify(error: BaseException) -> tuple[int, str]:
 def _usage(error: Exception) -> tuple[int, str]:
     code = int(getattr(error, "exit_code", USAGE))
     text = str(getattr(error, "format_message", lambda: str(error))())
+    text = text.replace("Value error, ", "")  # typer's validation layer prefixes choice errors
     context = getattr(error, "ctx", None)
     path = getattr(context, "command_path", None) or "pgqrs"
     return code, f"{text} (see '{path} --help')"

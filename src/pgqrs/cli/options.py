@@ -65,12 +65,11 @@ def decode_payload(text: str, max_bytes: int) -> Any:
     Raises:
         ValidationError: Not JSON, JSON that jsonb refuses (NaN, NUL, ...), or too large.
     """
+    text = text.strip()
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        where = (
-            f"line {error.lineno} column {error.colno}" if "\n" in text.strip() else f"column {error.colno}"
-        )
+        where = f"line {error.lineno} column {error.colno}" if "\n" in text else f"column {error.colno}"
         raise errors.ValidationError(f"invalid JSON: {error.msg} ({where})") from None
     except RecursionError:
         raise errors.ValidationError("invalid JSON: nested too deeply") from None

@@ -2,7 +2,7 @@
 
 JSON objects are keyed by the models' attribute names, lists are arrays and datetimes are ISO
 8601 strings, so that ``jq`` can consume the output. Tables show datetimes in UTC and fit the
-terminal (or $COLUMNS, or 80 columns); payloads are compact JSON, folded when long. Human
+terminal (or $COLUMNS, or 80 columns); payloads are one-line JSON, wrapped when long. Human
 messages that are not the result (progress, counts, warnings) go to stderr via `note`.
 """
 
@@ -110,13 +110,14 @@ def note(session: session_module.Session, text: str) -> None:
 
 
 def cell(value: Any) -> str:
-    """Return a value as table text: UTC datetimes, compact JSON payloads, '-' for none."""
+    """Return a value as table text: UTC datetimes, one-line JSON payloads, '-' for none."""
     if value is None:
         return "-"
     if isinstance(value, datetime.datetime):
         return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
     if isinstance(value, (dict, list, bool)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        # ", " and ": " give rich spaces to wrap a long payload at.
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 

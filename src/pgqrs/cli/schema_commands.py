@@ -52,13 +52,20 @@ def uninstall(
                 "uninstall drops every queue and message: pass --yes to confirm when stdin is not a terminal"
             )
         question = f"Drop the pgqrs tables in schema {schema!r}, with every queue and message?"
-        if not typer.confirm(question, default=False, err=True):
+        if not _confirm(question):
             raise failures.CommandFailed("uninstall cancelled; nothing was changed")
     with session.admin() as admin:
         admin.uninstall()
     output.show_document(
         session, {"schema": schema, "uninstalled": True}, f"pgqrs is uninstalled from schema {schema!r}"
     )
+
+
+def _confirm(question: str) -> bool:
+    # Not typer.confirm: click's prompt writes a space to stdout, which belongs to the result.
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def verify(context: typer.Context) -> None:

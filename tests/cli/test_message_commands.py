@@ -1,0 +1,176 @@
+"""`pgqrs message send|read|dequeue|delete|count|show`, in both formats, with their failures."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from pgqrs import sync
+from tests.cli import runner
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (datetime.datetime.fromisoformat(end) - datetime.datetime.fromisoformat(start)).total_seconds()
+
+
+@pytest.fixture
+def producer(admin: sync.PgqrsAdmin) -> sync.Producer:
+    """Return a producer on a fresh queue named 'jobs' (and create an empty queue 'other')."""
+    admin.create_queue("other")
+    return sync.Producer(admin.pool, admin.create_queue("jobs"), admin.config)
+
+
+def test_send_count_and_show(cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer) -> None:
+    payload = '{"message": "Hello, World!", "timestamp": "2023-01-01T00:00:00Z"}'
+    sent, delayed = cli.many(
+        ["message", "send", "jobs", payload],
+        [
+            "--format",
+            "json",
+            "message",
+            "send",
+            "jobs",
+            '{"task": "delayed_task", "n": [1, 2.5, null]}',
+            "--delay",
+            "30",
+        ],
+    )
+    assert 'payload      {"message": "Hello, World!",' in sent.expect(0).stdout  # wrapped at 80 columns
+    assert "read_ct      0" in sent.stdout
+    message = delayed.expect(0).json()
+    assert message["payload"] == {"task": "delayed_task", "n": [1, 2.5, None]}
+    assert message["read_ct"] == 0 and message["worker_id"] is None
+    assert 29.9 < seconds_between(message["enqueued_at"], message["vt"]) < 30.1
+    first_id = int(sent.stdout.split()[1])
+    other_id = sync.Producer(admin.pool, admin.get_queue("other"), admin.config).enqueue({}).id
+
+    shown, shown_json, counted, counted_json, missing, elsewhere, archive_empty = cli.many(
+        ["message", "show", "jobs", str(first_id)],
+        ["--format", "json", "message", "show", "jobs", str(message["id"])],
+        ["message", "count", "jobs"],
+        ["--format", "json", "message", "count", "jobs"],
+        ["message", "show", "jobs", "999999"],
+        ["message", "show", "jobs", str(other_id)],
+        ["--format", "json", "message", "count", "jobs", "--archive"],
+    )
+    assert f"id           {first_id}\n" in shown.expect(0).stdout
+    assert shown_json.expect(0).json() == message
+    assert counted.expect(0).stdout == "2\n"
+    assert counted_json.expect(0).json() == {"queue": "jobs", "archive": False, "count": 2}
+    assert missing.expect(1).error == "pgqrs: error: queue 'jobs' has no message 999999"
+    assert elsewhere.expect(1).error == f"pgqrs: error: queue 'jobs' has no message {other_id}"
+    assert archive_empty.expect(0).json() == {"queue": "jobs", "archive": True, "count": 0}
+
+
+def test_send_to_a_missing_queue(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
+    result = cli.run("message", "send", "nope", "{}").expect(1)
+    assert result.error == "pgqrs: error: queue 'nope' does not exist"
+
+
+def test_read_leases_for_the_lock_time(
+    cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer
+) -> None:
+    ids = [message.id for message in producer.batch_enqueue([{"n": 1}, {"n": 2}, {"n": 3}])]
+    producer.enqueue_delayed({"n": 4}, 60)
+
+    leased = cli.run(
+        "--format", "json", "message", "read", "jobs", "--count", "2", "--lock-time", "60"
+    ).json()
+    assert [message["id"] for message in leased] == ids[:2]
+    for message in leased:
+        assert message["read_ct"] == 1 and message["worker_id"] is not None
+        assert 59.9 < seconds_between(message["dequeued_at"], message["vt"]) < 60.1
+
+    table = cli.run("message", "read", "jobs", "-n", "5").expect(0)  # default lock time (5 s)
+    header, _rule, row = table.stdout.splitlines()
+    assert header.split() == ["id", "read_ct", "enqueued_at", "vt", "payload"]
+    assert row.split()[0] == str(ids[2]) and row.endswith('{"n": 3}')
+
+    nothing, nothing_json = cli.many(
+        ["message", "read", "jobs"], ["--format", "json", "message", "read", "jobs"]
+    )
+    assert nothing.expect(0).stdout == "no visible messages\n"
+    assert nothing_json.expect(0).json() == []
+    assert admin.messages.count_by_fk(producer.queue_info.id) == 4  # reading deletes nothing
+
+
+def test_read_message_type_releases_the_others(
+    cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer
+) -> None:
+    payloads = [{"type": "a"}, {"type": "b"}, "b", {"type": "a"}, ["b"], {"type": "b"}, {"type": "a"}]
+    ids = [message.id for message in producer.batch_enqueue(payloads)]
+
+    matched = cli.run(
+        "--format",
+        "json",
+        "message",
+        "read",
+        "jobs",
+        "--message-type",
+        "b",
+        "--count",
+        "5",
+        "--lock-time",
+        "60",
+    ).json()
+    assert [message["id"] for message in matched] == [ids[1], ids[5]]
+    for index, message_id in enumerate(ids):
+        message = admin.messages.get(message_id)
+        if index in (1, 5):
+            assert message.read_ct == 1 and message.worker_id is not None
+        else:  # read on the way, then given back: visible again, read_ct restored
+            assert message.read_ct == 0 and message.worker_id is None
+
+    # One after the other: two filtered reads running together may each hold what the other wants.
+    first_a = cli.run(
+        "--format", "json", "message", "read", "jobs", "--message-type", "a", "--lock-time", "60"
+    )
+    none = cli.run("message", "read", "jobs", "--message-type", "c")
+    assert [message["payload"] for message in first_a.expect(0).json()] == [{"type": "a"}]
+    assert none.expect(0).stdout == "no visible messages\n"
+    leased = [
+        message.id for message in admin.messages.filter_by_fk(producer.queue_info.id) if message.read_ct
+    ]
+    assert sorted(leased) == sorted([ids[1], ids[5], first_a.json()[0]["id"]])
+
+
+def test_dequeue_takes_and_deletes(cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer) -> None:
+    first, second = producer.batch_enqueue([{"n": 1}, {"n": 2}])
+
+    taken = cli.run("--format", "json", "message", "dequeue", "jobs").expect(0).json()
+    assert (taken["id"], taken["payload"], taken["read_ct"]) == (first.id, {"n": 1}, 1)
+    assert admin.messages.count_by_fk(producer.queue_info.id) == 1
+
+    table = cli.run("message", "dequeue", "jobs").expect(0)
+    assert f"id           {second.id}\n" in table.stdout and 'payload      {"n": 2}' in table.stdout
+
+    empty, empty_json = cli.many(
+        ["message", "dequeue", "jobs"], ["--format", "json", "message", "dequeue", "jobs"]
+    )
+    assert empty.expect(1).error == "pgqrs: error: queue 'jobs' has no visible message"
+    assert empty_json.expect(1).stdout == ""
+    assert admin.messages.count_by_fk(producer.queue_info.id) == 0
+
+
+def test_delete_whatever_the_lease(cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer) -> None:
+    free, held = producer.batch_enqueue([{"n": 1}, {"n": 2}])
+    other = sync.Producer(admin.pool, admin.get_queue("other"), admin.config).enqueue({"n": 3})
+    with sync.Consumer(admin.pool, producer.queue_info, admin.config) as consumer:
+        leased = consumer.dequeue_batch(2, lock_time=600)
+    assert {message.id for message in leased} == {free.id, held.id}
+
+    deleted, deleted_json, elsewhere = cli.many(
+        ["message", "delete", "jobs", str(free.id)],
+        ["--format", "json", "message", "delete", "jobs", str(held.id)],
+        ["message", "delete", "jobs", str(other.id)],
+    )
+    assert deleted.expect(0).stdout == f"message {free.id} deleted from queue 'jobs'\n"
+    assert deleted_json.expect(0).json() == {"queue": "jobs", "id": held.id, "deleted": True}
+    assert elsewhere.expect(1).error == f"pgqrs: error: queue 'jobs' has no message {other.id}"
+    assert admin.messages.get(other.id).payload == {"n": 3}  # untouched
+    assert admin.messages.count_by_fk(producer.queue_info.id) == 0
+
+    again, no_queue = cli.many(["message", "delete", "jobs", str(free.id)], ["message", "delete", "x", "1"])
+    assert again.expect(1).error == f"pgqrs: error: queue 'jobs' has no message {free.id}"
+    assert no_queue.expect(1).error == "pgqrs: error: queue 'x' does not exist"
