@@ -12,6 +12,7 @@ The server comes from the optional ``pgserver`` package (PostgreSQL 16 binaries 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
@@ -97,13 +98,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _holds_foreign_files(data_dir: Path) -> bool:
+def _foreign_files(data_dir: Path) -> list[str]:
     # Names that initdb, PostgreSQL and pgserver write: another process's start in progress leaves
     # some before PG_VERSION, and must not read as someone else's files.
     if (data_dir / "PG_VERSION").exists():
-        return False
+        return []
     own = ("pg_", "postgresql.", "postmaster.", ".s.PGSQL.", "base", "global", "log", ".handle_pids.json")
-    return any(not entry.name.startswith(own) for entry in data_dir.iterdir())
+    return sorted(entry.name for entry in data_dir.iterdir() if not entry.name.startswith(own))
 
 
 def _start_pgserver(data_dir: Path) -> _Endpoint:
@@ -128,22 +129,27 @@ def _start_pgserver(data_dir: Path) -> _Endpoint:
         # pgserver wants the parent to exist. As root it runs PostgreSQL as a `pgserver` system
         # user (made on first use), gives it the data directory and opens the path's parents to it.
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        foreign = _holds_foreign_files(data_dir)
+        foreign = _foreign_files(data_dir)
     except OSError as exc:
         raise EmbeddedServerError(f"cannot make the embedded server's data directory: {exc}") from exc
     if foreign:
         # Refused here because pgserver would first give the directory to its user (as root),
         # then fail in initdb with a reason that only reaches its logger.
         raise EmbeddedServerError(
-            f"{data_dir} is neither empty nor a PostgreSQL data directory: the embedded server needs"
-            " a directory of its own"
+            f"{data_dir} is neither empty nor a PostgreSQL data directory (it holds"
+            f" {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): the embedded server"
+            " needs a directory of its own"
         )
     try:
-        # cleanup_mode=None: the server must outlive this process, or the next run would pay the
-        # start again and a process still using the server could lose it when this one exits.
+        # cleanup_mode=None: the server outlives this process, so data and a warm server carry over
+        # to the next run. ("stop" would stop it when the last pgserver process leaves, unless a
+        # killed one had left its pid in pgserver's list: then never.)
         server = pgserver.get_server(data_dir, cleanup_mode=None)
         info = server.get_postmaster_info()
     except Exception as exc:
+        # pgserver keeps the failed handle and would return it to every later call in this process.
+        with contextlib.suppress(AttributeError):
+            pgserver.PostgresServer._instances.pop(data_dir, None)
         raise EmbeddedServerError(
             f"the embedded PostgreSQL server on {data_dir} did not start ({type(exc).__name__}: {exc});"
             f" its log, if it got that far, is {data_dir / 'log'}"

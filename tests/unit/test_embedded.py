@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,13 +86,19 @@ def _stop(pgdata: Path) -> None:
 
 
 @pytest.fixture
-def pgdata(tmp_path: Path) -> Iterator[Path]:
+def pgdata() -> Iterator[Path]:
     pytest.importorskip("pgserver")
-    path = tmp_path / "nested" / "pgdata"  # parents missing: resolve_dsn makes them
+    # Not under tmp_path: as root the server runs as pgserver's own user, and every pytest session
+    # that starts meanwhile makes /tmp/pytest-of-root private again, locking that user out.
+    base = Path(tempfile.mkdtemp(prefix="pgqrs-embedded-test-"))
+    path = base / "nested" / "pgdata"  # parents missing: resolve_dsn makes them
     try:
         yield path
     finally:
-        _stop(path)
+        try:
+            _stop(path)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +170,7 @@ def test_a_directory_with_other_files_is_refused(tmp_path: Path) -> None:
     pytest.importorskip("pgserver")
     (tmp_path / "notes.txt").write_text("mine")
     owner = tmp_path.stat().st_uid
-    with pytest.raises(EmbeddedServerError, match="neither empty nor a PostgreSQL data directory"):
+    with pytest.raises(EmbeddedServerError, match=r"nor a PostgreSQL data directory \(it holds notes.txt\)"):
         resolve_dsn(f"embedded:{tmp_path}")
     assert tmp_path.stat().st_uid == owner  # not handed to pgserver's user
 
@@ -199,6 +207,24 @@ def test_server_is_shared_between_processes_and_persists(pgdata: Path) -> None:
     _stop(pgdata)
     assert _client(dsn, _NOTES) == "a,b,c"
     assert _postmaster_pid(pgdata) not in (None, pid)
+
+
+def test_a_failed_start_can_be_retried_in_the_same_process(
+    pgdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pgserver = pytest.importorskip("pgserver")
+    psycopg = pytest.importorskip("psycopg")
+    start = pgserver.PostgresServer.ensure_postgres_running
+
+    def fail_once(server: object) -> None:
+        monkeypatch.setattr(pgserver.PostgresServer, "ensure_postgres_running", start)
+        raise subprocess.TimeoutExpired("pg_ctl", 10)
+
+    monkeypatch.setattr(pgserver.PostgresServer, "ensure_postgres_running", fail_once)
+    with pytest.raises(EmbeddedServerError, match=r"did not start \(TimeoutExpired"):
+        resolve_dsn(f"embedded:{pgdata}")
+    with psycopg.connect(resolve_dsn(f"embedded:{pgdata}")) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
 
 
 def test_processes_starting_at_once_share_one_server(pgdata: Path) -> None:
