@@ -8,17 +8,21 @@ messages that are not the result (progress, counts, warnings) go to stderr via `
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
+import os
 import shutil
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rich import box
 from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -154,3 +158,30 @@ def _write(session: session_module.Session, text: str) -> None:
         sys.stdout.flush()
     else:
         Path(destination).write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def progress(stream: BinaryIO) -> Iterator[Callable[[int], None]]:
+    """Yield a function reporting the count sent: a progress bar when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda sent: None
+        return
+    total = _size(stream)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("0 sent", total=total)
+
+        def advance(sent: int) -> None:
+            completed = stream.tell() if total is not None else None
+            bar.update(task, description=f"{sent} sent", completed=completed)
+
+        yield advance
+
+
+def _size(stream: BinaryIO) -> int | None:
+    """Return the input's size when it is a regular file (a bar can then show progress)."""
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None

@@ -9,16 +9,9 @@ and the message says which lines went in. Blank lines are skipped.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import stat
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pgqrs import errors
 from pgqrs.cli import failures, options, output
@@ -50,7 +43,7 @@ def send_lines(session: session_module.Session, queue: str, delay: float, stream
         first = list(itertools.islice(batches, 1))
         with session.admin() as admin:
             producer = admin.producer(queue)
-            with _progress(stream) as advance:
+            with output.progress(stream) as advance:
                 for payloads, last_line_of_batch in itertools.chain(first, batches):
                     producer.batch_enqueue(payloads, delay)
                     sent, last_line = sent + len(payloads), last_line_of_batch
@@ -94,30 +87,3 @@ def _progress_report(sent: int, last_line: int) -> str:
     if sent == 0:
         return "nothing was sent"
     return f"{sent} message(s) from lines 1-{last_line} were sent, nothing after line {last_line}"
-
-
-@contextlib.contextmanager
-def _progress(stream: BinaryIO) -> Iterator[Callable[[int], None]]:
-    """Yield a function reporting the count sent: a progress bar when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda sent: None
-        return
-    total = _size(stream)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("0 sent", total=total)
-
-        def advance(sent: int) -> None:
-            completed = stream.tell() if total is not None else None
-            progress.update(task, description=f"{sent} sent", completed=completed)
-
-        yield advance
-
-
-def _size(stream: BinaryIO) -> int | None:
-    """Return the input's size when it is a regular file (a bar can then show progress)."""
-    try:
-        status = os.fstat(stream.fileno())
-    except (OSError, ValueError):
-        return None
-    return status.st_size if stat.S_ISREG(status.st_mode) else None
