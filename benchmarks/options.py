@@ -43,6 +43,7 @@ class Options:
     memory_sizes: tuple[int, ...]
     send_command: str | None
     compare: tuple[str, ...] = ()
+    interleave: str = "step"
     setup_sql: tuple[str, ...] = ()
 
 
@@ -110,6 +111,12 @@ def parser() -> argparse.ArgumentParser:
         help="also measure a pgqrs copy importable as PACKAGE (see benchmarks.variant)",
     )
     result.add_argument(
+        "--interleave",
+        choices=("step", "run"),
+        default="step",
+        help="step: alternate ~50 ms slices of every target (default); run: whole runs A B A B",
+    )
+    result.add_argument(
         "--setup-sql",
         action="append",
         default=[],
@@ -150,4 +157,5 @@ def parse(argv: Sequence[str] | None) -> Options:
         send_command=arguments.send_command,
         compare=tuple(arguments.compare),
         setup_sql=tuple(arguments.setup_sql),
+        interleave=arguments.interleave,
     )

@@ -83,12 +83,13 @@ def _consume(job: Job, barrier: Any, results: Any) -> None:
 
 
 def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
-    from benchmarks import raw
+    from benchmarks import library, raw
 
     queue = raw.RawQueue(job.dsn, job.schema)
+    seen: list[int] = []
     try:
         barrier.wait(_START_TIMEOUT_SECONDS)
-        seen = raw.drain(queue, job.batch)
+        library.run_to_end(raw.drain(queue, job.batch, False, None, seen))
         return seen, time.monotonic()
     finally:
         queue.close()
@@ -102,8 +103,9 @@ def _consume_sync(job: Job, barrier: Any) -> tuple[list[int], float]:
     with pgqrs_sync.PgqrsAdmin.connect(config) as admin:
         consumer = pgqrs_sync.Consumer(admin.pool, admin.get_queue(job.queue_name), config)
         consumer.register()
+        seen: list[int] = []
         barrier.wait(_START_TIMEOUT_SECONDS)
-        seen = library.drain(consumer, job.batch)
+        library.run_to_end(library.drain(consumer, job.batch, False, None, seen))
         end = time.monotonic()
         consumer.close()
     return seen, end
@@ -117,8 +119,9 @@ async def _consume_async(job: Job, barrier: Any) -> tuple[list[int], float]:
     async with await pgqrs.PgqrsAdmin.connect(config) as admin:
         consumer = pgqrs.Consumer(admin.pool, await admin.get_queue(job.queue_name), config)
         await consumer.register()
+        seen: list[int] = []
         barrier.wait(_START_TIMEOUT_SECONDS)
-        seen = await library.drain_async(consumer, job.batch)
+        await library.run_to_end_async(library.drain_async(consumer, job.batch, False, None, seen))
         end = time.monotonic()
         await consumer.close()
     return seen, end

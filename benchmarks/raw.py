@@ -7,12 +7,14 @@ Autocommit, psycopg's default JSON dumper and loader, the same payloads as pgqrs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+from benchmarks.library import BATCHES_PER_STEP, ENQUEUES_PER_STEP, SINGLE_CONSUMES_PER_STEP
 
 ENQUEUE = "INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURNING id"
 ENQUEUE_BATCH = "INSERT INTO {schema}.raw_messages (payload) SELECT * FROM unnest(%s::jsonb[]) RETURNING id"
@@ -76,26 +78,46 @@ class RawQueue:
         return self.connection.execute(self._archive, (ids,)).rowcount
 
 
-def drain(queue: RawQueue, batch: int, archive: bool = False, limit: int | None = None) -> list[int]:
-    """Dequeue and acknowledge until empty (or `limit` messages); return the ids seen."""
-    seen: list[int] = []
+def drain(queue: RawQueue, batch: int, archive: bool, limit: int | None, seen: list[int]) -> Iterator[None]:
+    """Dequeue and acknowledge until empty (or `limit` messages), a few batches per step."""
     acknowledge = queue.archive if archive else queue.delete
-    while limit is None or len(seen) < limit:
-        rows = queue.dequeue(batch if limit is None else min(batch, limit - len(seen)))
-        if not rows:
-            break
-        ids = [row[0] for row in rows]
-        if acknowledge(ids) != len(ids):
-            raise RuntimeError("raw baseline: an acknowledgement missed a message")
-        seen.extend(ids)
-    return seen
+    while True:
+        for _ in range(BATCHES_PER_STEP):
+            wanted = batch if limit is None else min(batch, limit - len(seen))
+            rows = queue.dequeue(wanted) if wanted > 0 else []
+            if not rows:
+                return
+            ids = [row[0] for row in rows]
+            if acknowledge(ids) != len(ids):
+                raise RuntimeError("raw baseline: an acknowledgement missed a message")
+            seen.extend(ids)
+        yield
 
 
-def drain_each(queue: RawQueue) -> list[int]:
-    """Dequeue and delete one message at a time until empty; return the ids seen."""
-    seen: list[int] = []
-    while rows := queue.dequeue(1):
-        if queue.delete([rows[0][0]]) != 1:
-            raise RuntimeError("raw baseline: delete missed a message")
-        seen.append(rows[0][0])
-    return seen
+def drain_each(queue: RawQueue, seen: list[int]) -> Iterator[None]:
+    """Dequeue and delete one message at a time until empty."""
+    while True:
+        for _ in range(SINGLE_CONSUMES_PER_STEP):
+            rows = queue.dequeue(1)
+            if not rows:
+                return
+            if queue.delete([rows[0][0]]) != 1:
+                raise RuntimeError("raw baseline: delete missed a message")
+            seen.append(rows[0][0])
+        yield
+
+
+def enqueue_each(queue: RawQueue, items: Sequence[Any]) -> Iterator[None]:
+    """One insert per message."""
+    for start in range(0, len(items), ENQUEUES_PER_STEP):
+        for item in items[start : start + ENQUEUES_PER_STEP]:
+            queue.enqueue(item)
+        yield
+
+
+def enqueue_batches(queue: RawQueue, batches: Sequence[Sequence[Any]]) -> Iterator[None]:
+    """One insert statement per batch."""
+    for start in range(0, len(batches), BATCHES_PER_STEP):
+        for batch in batches[start : start + BATCHES_PER_STEP]:
+            queue.enqueue_batch(batch)
+        yield

@@ -1,88 +1,57 @@
-"""Orchestration: one schema per run, targets interleaved per repetition, tables and JSON out."""
+"""Orchestration: a schema per target, workloads repeated and interleaved, tables and JSON out."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import psycopg
-
-from benchmarks import memory, parallel, report
+from benchmarks import memory, report, timing
 from benchmarks.environment import DeliveryError, Environment
 from benchmarks.options import Options, parse
 from benchmarks.report import Series
 from benchmarks.targets import AsyncTarget, RawTarget, SyncTarget, Target
-from pgqrs import _dsn, errors
-
-_ATTEMPTS = 3
+from pgqrs import _dsn
 
 
-def _progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _order(targets: Sequence[Target], repetition: int) -> Sequence[Target]:
-    # A B A B, with the order flipped every other repetition so neither side always goes first.
-    return targets if repetition % 2 == 0 else list(reversed(targets))
-
-
-def _lost(error: Exception) -> bool:
-    return isinstance(error, psycopg.OperationalError) or bool(getattr(error, "connection_lost", False))
-
-
-def resilient(environment: Environment, targets: Sequence[Target], action: Callable[[], float]) -> float:
-    """Run one timed run; when the server restarts under it (a shared server), wait and run it again."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            return action()
-        except (psycopg.Error, errors.DatabaseError, parallel.ConsumerProcessError) as error:
-            if attempt == _ATTEMPTS - 1 or not _lost(error):
-                raise
-            _progress(f"  connection lost ({str(error).splitlines()[0]}); repeating the run")
-            environment.reconnect()
-            for target in targets:
-                target.recover()
-    raise AssertionError("unreachable")
-
-
-def measure_workloads(
-    environment: Environment, targets: Sequence[Target], options: Options
-) -> dict[tuple[str, str], Series]:
-    """Run every workload `repeat` times on every target, interleaved."""
+def measure_workloads(targets: Sequence[Target], options: Options) -> dict[tuple[str, str], Series]:
+    """Run every workload `repeat` times on every target."""
     results: dict[tuple[str, str], Series] = {}
     for workload in options.workloads:
         count = options.messages[workload]
         for target in targets:
             results[(workload, target.name)] = Series(workload, target.name, count)
-        for repetition in range(options.repeat):
-            for target in _order(targets, repetition):
-                run = functools.partial(target.run, workload, count, options.processes)
-                seconds = resilient(environment, targets, run)
-                results[(workload, target.name)].seconds.append(seconds)
-                _progress(f"{workload} #{repetition + 1} {target.name:>5}: {count / seconds:>10,.0f} msg/s")
+        for turn in range(options.repeat):
+            action = functools.partial(
+                timing.repetition, targets, workload, count, turn, options.interleave, options.processes, None
+            )
+            for name, seconds in timing.resilient(targets, action).items():
+                results[(workload, name)].seconds.append(seconds)
+                timing.progress(f"{workload} #{turn + 1} {name:>16}: {count / seconds:>10,.0f} msg/s")
     return results
 
 
-def measure_scale(
-    environment: Environment, targets: Sequence[Target], options: Options
-) -> dict[tuple[int, str], Series]:
+def measure_scale(targets: Sequence[Target], options: Options) -> dict[tuple[int, str], Series]:
     """W7: W3's rate over the first messages of 10k, 100k (1M) pending, with a full archive."""
     archive_rows = max(options.scale_sizes)
-    environment.fill_history(archive_rows)
-    _progress(f"W7: {archive_rows:,} rows in the pgqrs archive")
+    for target in targets:
+        if not isinstance(target, RawTarget):
+            target.environment.fill_history(archive_rows)
+    timing.progress(f"W7: {archive_rows:,} rows in each pgqrs archive")
     results: dict[tuple[int, str], Series] = {}
     for size in options.scale_sizes:
         drain = min(options.scale_drain, size)
         for target in targets:
             results[(size, target.name)] = Series("W7", target.name, drain)
-        for repetition in range(options.repeat):
-            for target in _order(targets, repetition):
-                seconds = resilient(environment, targets, functools.partial(target.run_scale, size, drain))
-                results[(size, target.name)].seconds.append(seconds)
-                _progress(f"W7 {size:,} #{repetition + 1} {target.name:>5}: {drain / seconds:>10,.0f} msg/s")
+        for turn in range(options.repeat):
+            action = functools.partial(
+                timing.repetition, targets, "W7", size, turn, options.interleave, 0, drain
+            )
+            for name, seconds in timing.resilient(targets, action).items():
+                results[(size, name)].seconds.append(seconds)
+                timing.progress(f"W7 {size:,} #{turn + 1} {name:>16}: {drain / seconds:>10,.0f} msg/s")
     return results
 
 
@@ -116,52 +85,64 @@ def _show(
     rss: dict[str, Any],
     names: Sequence[str],
 ) -> None:
-    header = ["workload", "what", "messages", "raw msg/s (min-max)"]
-    for name in names[1:]:
-        header += [f"{name} msg/s (min-max)", f"{name}/raw"]
-    report.show(
-        f"pgqrs / raw SQL, medians of {options.repeat}", header, report.workload_rows(results, names[1:])
-    )
+    if results:
+        header = ["workload", "what", "messages", "raw msg/s (min-max)"]
+        for name in names[1:]:
+            header += [f"{name} msg/s (min-max)", f"{name}/raw"]
+        title = f"pgqrs / raw SQL, medians of {options.repeat} ({options.interleave}-interleaved)"
+        report.show(title, header, report.workload_rows(results, names[1:]))
     if scale:
         header = ["pending"]
         for name in names:
             header += [f"{name} msg/s", f"{name} vs {min(options.scale_sizes):,}"]
-        report.show(
-            f"W7: W3 draining {options.scale_drain:,} with N pending", header, report.scale_rows(scale, names)
-        )
+        title = f"W7: W3 draining {options.scale_drain:,} with N pending"
+        report.show(title, header, report.scale_rows(scale, names))
     if rss:
         report.show(
             "Peak RSS (child process)", ["process", "peak RSS by messages", "growth"], report.memory_rows(rss)
         )
 
 
+def _targets(dsn: str, options: Options) -> list[Target]:
+    targets: list[Target] = []
+    try:
+        for kind in (
+            "raw",
+            *((api, package) for package in ("pgqrs", *options.compare) for api in options.apis),
+        ):
+            environment = Environment.create(dsn)
+            for statement in options.setup_sql:
+                environment.execute(statement)
+            if kind == "raw":
+                targets.append(RawTarget(environment))
+            else:
+                api, package = kind
+                builder = SyncTarget if api == "sync" else AsyncTarget
+                targets.append(builder(environment, package))
+    except BaseException:
+        for target in targets:
+            target.close()
+        raise
+    return targets
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the harness; return 0, or 1 when a message was lost or delivered twice."""
     options = parse(argv)
-    environment = Environment.create(_dsn.resolve(options.dsn))
-    targets: list[Target] = []
+    targets = _targets(_dsn.resolve(options.dsn), options)
     try:
-        for statement in options.setup_sql:
-            environment.execute(statement)
-        targets.append(RawTarget(environment))
-        builders = {"sync": SyncTarget, "async": AsyncTarget}
-        for package in ("pgqrs", *options.compare):
-            targets += [builders[api](environment, package) for api in options.apis]
-        machine = report.machine(environment.connection)
-        results = measure_workloads(environment, targets, options)
-        scale = measure_scale(environment, targets, options) if options.scale_sizes else {}
-        rss = (
-            memory.measure(environment, options.memory_sizes, options.send_command)
-            if options.memory_sizes
-            else {}
-        )
+        machine = report.machine(targets[0].environment.connection)
+        results = measure_workloads(targets, options)
+        scale = measure_scale(targets, options) if options.scale_sizes else {}
+        rss: dict[str, Any] = {}
+        if options.memory_sizes:
+            rss = memory.measure(targets[0].environment, options.memory_sizes, options.send_command)
     except DeliveryError as error:
         print(f"delivery check failed: {error}", file=sys.stderr)
         return 1
     finally:
         for target in targets:
             target.close()
-        environment.close()
     _show(options, results, scale, rss, [target.name for target in targets])
     if options.json_path is not None:
         report.write_json(options.json_path, _document(options, machine, results, scale, rss))

@@ -1,67 +1,70 @@
 """What a workload runs against: the raw baseline, pgqrs's blocking API, pgqrs's async API.
 
-`Target.run` is the same for all three: reset the tables, prepare (payloads built, or messages
-filled server-side), checkpoint, time only the workload itself, then check delivery.
+Every target has a schema of its own (so tables do not share caches or bloat) and runs a workload
+in three parts: `prepare` (reset, fill server-side or build the payloads; untimed), `steps` (the
+timed work, a slice per `next()`) and `verify` (delivery checks; untimed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import pgqrs
 from benchmarks import library, parallel, raw
 from benchmarks.environment import Environment, expect
 from benchmarks.payloads import BATCH_SIZE, chunks, payloads
 
-CONSUME = frozenset({"W3", "W3a", "W4", "W5"})
+CONSUME = frozenset({"W3", "W3a", "W4", "W5", "W7"})
 
 
 class Target:
-    """One side of the comparison. Subclasses supply the table hooks and the timed loops."""
+    """One side of the comparison; subclasses supply the table hooks and the step generators."""
 
     name = ""
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.runs = 0
+        self.seen: list[int] = []
+        self.work: Sequence[Any] = ()
 
-    def run(self, workload: str, count: int, processes: int = 4) -> float:
-        """Run one repetition of `workload` on `count` messages; return the timed seconds."""
+    def prepare(self, workload: str, count: int) -> None:
+        """Reset the tables and get `count` messages ready (filled, or payloads built)."""
         self.runs += 1
+        self.seen = []
         self.reset(workload)
+        if workload in CONSUME:
+            self.fill(count)
+            self.work = ()
+        else:
+            items = payloads(count)
+            self.work = items if workload == "W1" else chunks(items, BATCH_SIZE)
+        self.environment.quiesce()
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        """Return the timed part of the workload as a step generator."""
+        raise NotImplementedError
+
+    def verify(self, workload: str, count: int, limit: int | None = None) -> None:
+        """Check that every message was stored, or delivered exactly once and acknowledged."""
         what = f"{self.name} {workload}"
         if workload not in CONSUME:
-            items = payloads(count)
-            work: Sequence[Any] = items if workload == "W1" else chunks(items, BATCH_SIZE)
-            self.environment.quiesce()
-            elapsed = self.enqueue(workload, work)
             expect(f"{what}: messages stored", self.stored(), count)
-            return elapsed
-        self.fill(count)
-        self.environment.quiesce()
-        if workload == "W5":
-            elapsed, seen = parallel.measure(self.job(), processes)
-        else:
-            elapsed, seen = self.consume(workload, None)
-        expect(f"{what}: messages delivered", len(seen), count)
-        expect(f"{what}: distinct messages delivered", len(set(seen)), count)
-        expect(f"{what}: messages left", self.stored(), 0)
+            return
+        delivered = count if limit is None else min(count, limit)
+        expect(f"{what}: messages delivered", len(self.seen), delivered)
+        expect(f"{what}: distinct messages delivered", len(set(self.seen)), delivered)
+        expect(f"{what}: messages left", self.stored(), count - delivered)
         if workload == "W3a":
             expect(f"{what}: messages archived", self.archived(), count)
-        return elapsed
 
-    def run_scale(self, pending: int, drain: int) -> float:
-        """W7: the time of W3 over the first `drain` of `pending` messages (archive kept)."""
-        self.runs += 1
-        self.reset("W7")
-        self.fill(pending)
-        self.environment.quiesce()
-        elapsed, seen = self.consume("W3", drain)
-        expect(f"{self.name} W7 at {pending}: messages delivered", len(set(seen)), min(drain, pending))
+    def run_parallel(self, count: int, processes: int) -> float:
+        """W5: fill, drain with `processes` processes, check; return the timed seconds."""
+        self.prepare("W5", count)
+        elapsed, self.seen = parallel.measure(self.job(), processes)
+        self.verify("W5", count)
         return elapsed
 
     def recover(self) -> None:
@@ -79,17 +82,11 @@ class Target:
     def archived(self) -> int:
         raise NotImplementedError
 
-    def enqueue(self, workload: str, work: Sequence[Any]) -> float:
-        raise NotImplementedError
-
-    def consume(self, workload: str, limit: int | None) -> tuple[float, list[int]]:
-        raise NotImplementedError
-
     def job(self) -> parallel.Job:
         raise NotImplementedError
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.environment.close()
 
 
 class RawTarget(Target):
@@ -100,6 +97,15 @@ class RawTarget(Target):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.queue = raw.RawQueue(environment.dsn, environment.schema)
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        if workload == "W1":
+            return raw.enqueue_each(self.queue, self.work)
+        if workload == "W2":
+            return raw.enqueue_batches(self.queue, self.work)
+        if workload == "W4":
+            return raw.drain_each(self.queue, self.seen)
+        return raw.drain(self.queue, BATCH_SIZE, workload == "W3a", limit, self.seen)
 
     def recover(self) -> None:
         self.queue.close()
@@ -117,48 +123,33 @@ class RawTarget(Target):
     def archived(self) -> int:
         return self.environment.raw_archived()
 
-    def enqueue(self, workload: str, work: Sequence[Any]) -> float:
-        start = time.perf_counter()
-        if workload == "W1":
-            for item in work:
-                self.queue.enqueue(item)
-        else:
-            for batch in work:
-                self.queue.enqueue_batch(batch)
-        return time.perf_counter() - start
-
-    def consume(self, workload: str, limit: int | None) -> tuple[float, list[int]]:
-        start = time.perf_counter()
-        if workload == "W4":
-            seen = raw.drain_each(self.queue)
-        else:
-            seen = raw.drain(self.queue, BATCH_SIZE, workload == "W3a", limit)
-        return time.perf_counter() - start, seen
-
     def job(self) -> parallel.Job:
         return parallel.Job("raw", self.environment.dsn, self.environment.schema, "")
 
     def close(self) -> None:
         self.queue.close()
+        super().close()
 
 
 class _PgqrsTarget(Target):
-    """Shared table hooks of the two pgqrs targets: a fresh queue per run."""
+    """Shared hooks of the two pgqrs targets: a fresh queue per run, a producer and a consumer."""
 
-    queue: pgqrs.QueueInfo
+    queue: Any
+    admin: Any
+    module: Any
 
-    def __init__(self, environment: Environment, api: str, package: str = "pgqrs") -> None:
+    def __init__(self, environment: Environment, api: str, package: str) -> None:
         super().__init__(environment)
-        # The unmodified library is "sync"/"async"; a variant (--compare) is "sync:NAME".
+        # The library under test is "sync"/"async"; a variant (--compare) is "sync:NAME".
         self.name = api if package == "pgqrs" else f"{api}:{package}"
         self.api = api
         self.package = package
 
     def reset(self, workload: str) -> None:
         self.environment.reset_pgqrs(keep_archive=workload == "W7")
-        self.queue = self.create_queue(f"{workload.lower()}-{self.name}-{self.runs}")
+        self.queue = self.create_queue(f"{workload.lower()}-{self.runs}")
 
-    def create_queue(self, name: str) -> pgqrs.QueueInfo:
+    def create_queue(self, name: str) -> Any:
         raise NotImplementedError
 
     def fill(self, count: int) -> None:
@@ -171,8 +162,9 @@ class _PgqrsTarget(Target):
         return self.environment.pgqrs_archived(self.queue.id)
 
     def job(self) -> parallel.Job:
+        environment = self.environment
         return parallel.Job(
-            self.api, self.environment.dsn, self.environment.schema, self.queue.queue_name, self.package
+            self.api, environment.dsn, environment.schema, self.queue.queue_name, self.package
         )
 
 
@@ -181,38 +173,31 @@ class SyncTarget(_PgqrsTarget):
 
     def __init__(self, environment: Environment, package: str = "pgqrs") -> None:
         super().__init__(environment, "sync", package)
-        self.module: Any = importlib.import_module(f"{package}.sync")
+        self.module = importlib.import_module(f"{package}.sync")
         self.admin = self.module.PgqrsAdmin.connect(environment.config)
 
-    def create_queue(self, name: str) -> pgqrs.QueueInfo:
-        return self.admin.create_queue(name)  # type: ignore[no-any-return]
+    def create_queue(self, name: str) -> Any:
+        return self.admin.create_queue(name)
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        config = self.environment.config
+        if workload in ("W1", "W2"):
+            producer = self.module.Producer(self.admin.pool, self.queue, config)
+            if workload == "W1":
+                return library.enqueue_each(producer, self.work)
+            return library.enqueue_batches(producer, self.work)
+        consumer = self.module.Consumer(self.admin.pool, self.queue, config)
+        consumer.register()
+        if workload == "W4":
+            return library.drain_each(consumer, self.seen)
+        return library.drain(consumer, BATCH_SIZE, workload == "W3a", limit, self.seen)
 
     def recover(self) -> None:
         self.admin.pool.check()
 
-    def enqueue(self, workload: str, work: Sequence[Any]) -> float:
-        producer = self.module.Producer(self.admin.pool, self.queue, self.environment.config)
-        start = time.perf_counter()
-        if workload == "W1":
-            library.enqueue_each(producer, work)
-        else:
-            library.enqueue_batches(producer, work)
-        return time.perf_counter() - start
-
-    def consume(self, workload: str, limit: int | None) -> tuple[float, list[int]]:
-        consumer = self.module.Consumer(self.admin.pool, self.queue, self.environment.config)
-        consumer.register()
-        start = time.perf_counter()
-        if workload == "W4":
-            seen = library.drain_each(consumer)
-        else:
-            seen = library.drain(consumer, BATCH_SIZE, workload == "W3a", limit)
-        elapsed = time.perf_counter() - start
-        consumer.close()
-        return elapsed, seen
-
     def close(self) -> None:
         self.admin.close()
+        super().close()
 
 
 class AsyncTarget(_PgqrsTarget):
@@ -220,43 +205,39 @@ class AsyncTarget(_PgqrsTarget):
 
     def __init__(self, environment: Environment, package: str = "pgqrs") -> None:
         super().__init__(environment, "async", package)
-        self.module: Any = importlib.import_module(package)
+        self.module = importlib.import_module(package)
         self.loop = asyncio.new_event_loop()
         self.admin = self.loop.run_until_complete(self.module.PgqrsAdmin.connect(environment.config))
 
-    def create_queue(self, name: str) -> pgqrs.QueueInfo:
-        return self.loop.run_until_complete(self.admin.create_queue(name))  # type: ignore[no-any-return]
+    def create_queue(self, name: str) -> Any:
+        return self.loop.run_until_complete(self.admin.create_queue(name))
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        config = self.environment.config
+        if workload in ("W1", "W2"):
+            producer = self.module.Producer(self.admin.pool, self.queue, config)
+            if workload == "W1":
+                return self._drive(library.enqueue_each_async(producer, self.work))
+            return self._drive(library.enqueue_batches_async(producer, self.work))
+        consumer = self.module.Consumer(self.admin.pool, self.queue, config)
+        self.loop.run_until_complete(consumer.register())
+        if workload == "W4":
+            return self._drive(library.drain_each_async(consumer, self.seen))
+        return self._drive(library.drain_async(consumer, BATCH_SIZE, workload == "W3a", limit, self.seen))
+
+    def _drive(self, steps: AsyncIterator[None]) -> Iterator[None]:
+        # One event-loop run per step: the loop stays the same, so pooled connections stay valid.
+        while True:
+            try:
+                self.loop.run_until_complete(steps.__anext__())
+            except StopAsyncIteration:
+                return
+            yield
 
     def recover(self) -> None:
         self.loop.run_until_complete(self.admin.pool.check())
 
-    def enqueue(self, workload: str, work: Sequence[Any]) -> float:
-        return self.loop.run_until_complete(self._enqueue(workload, work))
-
-    async def _enqueue(self, workload: str, work: Sequence[Any]) -> float:
-        producer = self.module.Producer(self.admin.pool, self.queue, self.environment.config)
-        start = time.perf_counter()
-        if workload == "W1":
-            await library.enqueue_each_async(producer, work)
-        else:
-            await library.enqueue_batches_async(producer, work)
-        return time.perf_counter() - start
-
-    def consume(self, workload: str, limit: int | None) -> tuple[float, list[int]]:
-        return self.loop.run_until_complete(self._consume(workload, limit))
-
-    async def _consume(self, workload: str, limit: int | None) -> tuple[float, list[int]]:
-        consumer = self.module.Consumer(self.admin.pool, self.queue, self.environment.config)
-        await consumer.register()
-        start = time.perf_counter()
-        if workload == "W4":
-            seen = await library.drain_each_async(consumer)
-        else:
-            seen = await library.drain_async(consumer, BATCH_SIZE, workload == "W3a", limit)
-        elapsed = time.perf_counter() - start
-        await consumer.close()
-        return elapsed, seen
-
     def close(self) -> None:
         self.loop.run_until_complete(self.admin.close())
         self.loop.close()
+        super().close()
