@@ -16,14 +16,16 @@ def test_archive_views(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
         assert consumer.archive_batch([message.id for message in taken]) == [True, True, True]
     newest_first = [sent[2].id, sent[1].id, sent[0].id]
 
-    listed, listed_json, two, read, read_email, counted, shown, missing = cli.many(
+    listed, listed_json, two, read, read_table, read_email, counted, shown, shown_table, missing = cli.many(
         ["archive", "list", "jobs"],
         ["--format", "json", "archive", "list", "jobs"],
         ["--format", "json", "archive", "list", "jobs", "--count", "2"],
         ["--format", "json", "message", "read", "jobs", "--archive", "--count", "2"],
+        ["message", "read", "jobs", "--archive"],
         ["--format", "json", "message", "read", "jobs", "--archive", "--message-type", "email", "-n", "5"],
         ["message", "count", "jobs", "--archive"],
         ["--format", "json", "message", "show", "jobs", str(sent[1].id), "--archive"],
+        ["message", "show", "jobs", str(sent[0].id), "--archive"],
         ["message", "show", "jobs", str(sent[3].id), "--archive"],
     )
     header, _rule, *rows = listed.expect(0).stdout.splitlines()
@@ -34,9 +36,13 @@ def test_archive_views(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
     assert all(record["processing_duration"] is not None for record in records)
     assert [record["original_msg_id"] for record in two.expect(0).json()] == newest_first[:2]
     assert read.expect(0).json() == two.json()
+    assert read_table.expect(0).stdout.splitlines()[:3] == listed.stdout.splitlines()[:3]  # --count 1
+    assert len(read_table.stdout.splitlines()) == 3
     assert [record["payload"]["n"] for record in read_email.expect(0).json()] == [3, 1]
     assert counted.expect(0).stdout == "3\n"
     assert shown.expect(0).json()["payload"] == {"type": "sms", "n": 2}
+    assert f"original_msg_id      {sent[0].id}\n" in shown_table.expect(0).stdout
+    assert "dead_letter_reason   -" in shown_table.stdout
     assert missing.expect(1).error == f"pgqrs: error: message {sent[3].id} is not in the archive"
     assert admin.messages.count_by_fk(jobs.id) == 1  # viewing the archive leased nothing
 
