@@ -8,6 +8,7 @@ command can refuse a bad argument before reading any configuration or connecting
 from __future__ import annotations
 
 import enum
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,6 +171,10 @@ def _log_destination(destination: LogDestination | None, log_file: str | None) -
 def run(arguments: Sequence[str] | None = None) -> int:
     """Run the command line with `arguments` (default: sys.argv[1:]) and return the exit code."""
     session = session_module.Session()
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            # A payload the terminal's encoding cannot show must not crash the command.
+            stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
     try:
         result = command.main(

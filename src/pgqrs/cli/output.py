@@ -66,16 +66,20 @@ METRICS_COLUMNS: list[Column] = [
 ]
 
 
+# box.SIMPLE_HEAD drawn with '-', for terminals that cannot show '─'.
+_ASCII_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+
+
 def show_record(session: session_module.Session, record: Any) -> None:
     """Write one model: a JSON object, or a two-column field/value table."""
     if session.json:
-        _write(session, _json(models.as_dict(record)))
+        _write(session, _json(session, models.as_dict(record)))
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("field", no_wrap=True, style=None)
     table.add_column("value", overflow="fold")
     for field, value in models.as_dict(record).items():
-        table.add_row(Text(field), Text(cell(value)))
+        table.add_row(Text(field), _text(session, value))
     _write(session, _render(table))
 
 
@@ -84,12 +88,13 @@ def show_records(
 ) -> None:
     """Write a list of models: a JSON array, or a table of `columns` (`empty` when none)."""
     if session.json:
-        _write(session, _json([models.as_dict(record) for record in records]))
+        _write(session, _json(session, [models.as_dict(record) for record in records]))
         return
     if not records:
         _write(session, empty + "\n")
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    rule = _ASCII_HEAD if _ascii_only(session) else box.SIMPLE_HEAD
+    table = Table(box=rule, show_edge=False, pad_edge=False, collapse_padding=True)
     for attribute, header in columns:
         folds = attribute in ("payload", "dead_letter_reason", "hostname", "queue_name")
         sample = getattr(records[0], attribute)
@@ -98,13 +103,13 @@ def show_records(
             Text(header), overflow="fold", no_wrap=not folds, justify="right" if numeric else "left"
         )
     for record in records:
-        table.add_row(*(Text(cell(getattr(record, attribute))) for attribute, _header in columns))
+        table.add_row(*(_text(session, getattr(record, attribute)) for attribute, _header in columns))
     _write(session, _render(table))
 
 
 def show_document(session: session_module.Session, document: Any, text: str) -> None:
     """Write a result that is not a model: `document` as JSON, or `text` as a line."""
-    _write(session, _json(document) if session.json else text.rstrip("\n") + "\n")
+    _write(session, _json(session, document) if session.json else text.rstrip("\n") + "\n")
 
 
 def note(session: session_module.Session, text: str) -> None:
@@ -138,8 +143,26 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+def _ascii_only(session: session_module.Session) -> bool:
+    """Return True when the result goes to a stdout that cannot encode Unicode (files are UTF-8)."""
+    if session.options.out != "stdout":
+        return False
+    encoding = (sys.stdout.encoding or "").lower().replace("-", "").replace("_", "")
+    return encoding not in ("utf8", "utf16", "utf32")
+
+
+def _text(session: session_module.Session, value: Any) -> Text:
+    shown = cell(value)
+    if _ascii_only(session):
+        # Escaped before layout, so that the columns are measured on what is printed.
+        shown = shown.encode("ascii", "backslashreplace").decode("ascii")
+    return Text(shown)
+
+
+def _json(session: session_module.Session, document: Any) -> str:
+    # Where Unicode cannot be written, \u escapes keep the document valid JSON.
+    ascii_only = _ascii_only(session)
+    return json.dumps(document, indent=2, ensure_ascii=ascii_only, default=_json_default) + "\n"
 
 
 def _render(renderable: RenderableType) -> str:
