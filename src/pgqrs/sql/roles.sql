@@ -1,0 +1,42 @@
+-- Least-privilege group roles for one pgqrs schema (pgqrs.roles.roles_sql fills the names in
+-- with psycopg.sql.Identifier). Run it as the owner of the pgqrs tables (or a superuser) after
+-- install, and again after every upgrade: it is idempotent, and it first revokes whatever the
+-- three roles held on the pgqrs tables, so the result is always exactly the grants below.
+--
+--   {producer}: get the queue, enqueue (INSERT ... RETURNING needs SELECT), postpone (vt).
+--   {consumer}: get the queue, register and heartbeat, lease, extend, release, delete, archive,
+--               dead-letter. It can read payloads and delete messages (that is its job), so it
+--               could also purge a queue; it cannot enqueue, touch queues, purge the archive or
+--               remove workers.
+--   {observer}: metrics, queue and worker lists, verify; no payloads (column privileges).
+--
+-- The roles are NOLOGIN groups: grant them to your application's login roles, e.g.
+--   GRANT {producer} TO web_app;  GRANT {consumer}, {producer} TO worker_app;
+
+DO $pgqrs$ BEGIN CREATE ROLE {producer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
+DO $pgqrs$ BEGIN CREATE ROLE {consumer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
+DO $pgqrs$ BEGIN CREATE ROLE {observer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
+
+REVOKE ALL ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers,
+    {schema}.pgqrs_messages, {schema}.pgqrs_archive FROM {producer}, {consumer}, {observer};
+GRANT USAGE ON SCHEMA {schema} TO {producer}, {consumer}, {observer};
+
+-- Producer
+GRANT SELECT ON {schema}.pgqrs_queues TO {producer};
+GRANT SELECT, INSERT, UPDATE (vt) ON {schema}.pgqrs_messages TO {producer};
+
+-- Consumer
+GRANT SELECT ON {schema}.pgqrs_queues TO {consumer};
+GRANT SELECT, INSERT, UPDATE (heartbeat_at, status) ON {schema}.pgqrs_workers TO {consumer};
+GRANT SELECT, UPDATE (vt, read_ct, dequeued_at, worker_id), DELETE ON {schema}.pgqrs_messages
+    TO {consumer};
+GRANT SELECT (original_msg_id), INSERT ON {schema}.pgqrs_archive TO {consumer};
+
+-- Observer
+GRANT SELECT ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers
+    TO {observer};
+GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id)
+    ON {schema}.pgqrs_messages TO {observer};
+GRANT SELECT (id, original_msg_id, queue_id, enqueued_at, dequeued_at, read_ct, archived_at,
+              processing_duration, worker_id, dead_letter_reason)
+    ON {schema}.pgqrs_archive TO {observer};
