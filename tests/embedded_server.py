@@ -24,11 +24,12 @@ def start() -> str | None:
     base = Path(tempfile.mkdtemp(prefix="pgqrs-test-server-"))
     data = base / "data"
     dsn = _embedded.resolve_dsn(f"embedded:{data}")
-    atexit.register(_stop, base, data)
+    atexit.register(stop, base, data)
     return dsn
 
 
-def _stop(base: Path, data: Path) -> None:
+def stop(base: Path, data: Path) -> None:
+    """Stop the server on `data` and delete `base`."""
     import pgserver
 
     try:

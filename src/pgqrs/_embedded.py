@@ -20,9 +20,18 @@ import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
-DEFAULT_DATA_DIR = (
-    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "pgqrs" / "embedded"
-)
+
+def _default_data_dir() -> Path:
+    if os.environ.get("XDG_DATA_HOME"):
+        return Path(os.environ["XDG_DATA_HOME"]) / "pgqrs" / "embedded"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # As root, pgserver runs PostgreSQL as its own user and opens every parent directory of
+        # the data directory to it: under /root that would expose root's home to all users.
+        return Path("/var/lib/pgqrs/embedded")
+    return Path.home() / ".local" / "share" / "pgqrs" / "embedded"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
 # The cluster belongs to pgqrs alone, so a database of its own would isolate nothing, and creating
 # one would need a connection and a race between processes that start together: use `postgres`.
 DATABASE = "postgres"

@@ -254,6 +254,10 @@ def _check(values: Mapping[str, Any], sources: Mapping[str, str] | str) -> None:
         return errors.ConfigError(f"{field} (from {source}): {problem}")
 
     dsn = values.get("dsn")
+    if dsn is None:
+        raise errors.MissingDsn(
+            "dsn (from defaults): a DSN is required (set --dsn, PGQRS_DSN or dsn: in pgqrs.yaml)"
+        )
     if not isinstance(dsn, str) or not dsn.strip():
         raise fail("dsn", "a DSN is required (set --dsn, PGQRS_DSN or dsn: in pgqrs.yaml)")
     problem = _dsn_problem(dsn)

@@ -24,6 +24,10 @@ class ConfigError(PgqrsError):
     """The configuration is invalid."""
 
 
+class MissingDsn(ConfigError):
+    """No DSN is configured: pass one, set PGQRS_DSN, or write dsn: in pgqrs.yaml."""
+
+
 class SchemaError(PgqrsError):
     """The pgqrs schema is missing, incomplete or different from what this version expects."""
 
@@ -105,6 +109,7 @@ __all__ = [
     "ConfigError",
     "DatabaseError",
     "MessageNotFound",
+    "MissingDsn",
     "NotFoundError",
     "PermissionDenied",
     "PgqrsError",

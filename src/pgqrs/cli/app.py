@@ -19,6 +19,7 @@ import typer
 import pgqrs
 from pgqrs.cli import (
     archive_commands,
+    demo_command,
     failures,
     logs,
     message_commands,
@@ -63,6 +64,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 schema_commands.register(app)
+demo_command.register(app)
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")

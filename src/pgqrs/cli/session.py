@@ -13,9 +13,10 @@ import dataclasses
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 
-from pgqrs import _secrets, errors, sync
+from pgqrs import _embedded, _secrets, errors, sync
 from pgqrs import config as config_module
 
 logger = logging.getLogger("pgqrs.cli")
@@ -46,6 +47,7 @@ class Session:
     def __init__(self) -> None:
         self.options = Options()
         self._config: config_module.Config | None = None
+        self.embedded_fallback = False
 
     @property
     def json(self) -> bool:
@@ -72,6 +74,7 @@ class Session:
                 if not _dsn_missing(error):
                     raise
                 self._config = config_without_dsn(self.options)
+                self.embedded_fallback = True
             logger.debug("configuration: %r", self._config)
         return self._config
 
@@ -92,6 +95,8 @@ class Session:
     def admin(self) -> Iterator[sync.PgqrsAdmin]:
         """Connect and yield an admin; its pool is closed on exit."""
         config = self.config()
+        if self.embedded_fallback:
+            announce_embedded()
         logger.info("connecting to %s (schema %s)", config.masked_dsn, config.schema)
         with sync.PgqrsAdmin.connect(config) as admin:
             yield admin
@@ -112,21 +117,24 @@ class Session:
 
 
 def _dsn_missing(error: errors.ConfigError) -> bool:
-    # Config reports a DSN that no source provided as coming "from defaults".
-    return str(error).startswith("dsn (from defaults)")
+    return isinstance(error, errors.MissingDsn)
 
 
 def config_without_dsn(options: Options) -> config_module.Config:
     """Decide what to do when no DSN is configured anywhere (the one place to change it).
 
-    For now this refuses, telling how to set one; a later version may start the embedded server
-    here (``Config.embedded()``).
-
-    Raises:
-        ConfigError: Always, for now.
+    The command line falls back to the embedded PostgreSQL server, and says so on stderr; the
+    library itself never does (`Config.load()` raises `MissingDsn`).
     """
-    del options  # the decision will depend on them once there is a default server
-    raise errors.ConfigError(
-        "no database configured: pass --dsn DSN, set PGQRS_DSN, or write 'dsn: ...' in "
-        "./pgqrs.yaml (or a file given with --config)"
+    return config_module.Config.load_with_options(
+        dsn="embedded", config_file=options.config_file, schema=options.schema
+    )
+
+
+def announce_embedded() -> None:
+    """Tell the user, on stderr, that the embedded server stands in for a configured one."""
+    sys.stderr.write(
+        f"pgqrs: no database configured; using the embedded PostgreSQL server in "
+        f"{_embedded.DEFAULT_DATA_DIR} (point pgqrs at a server with --dsn, PGQRS_DSN or 'dsn:' "
+        "in pgqrs.yaml)\n"
     )
