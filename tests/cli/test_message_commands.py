@@ -95,7 +95,7 @@ def test_read_leases_for_the_lock_time(
     assert admin.messages.count_by_fk(producer.queue_info.id) == 4  # reading deletes nothing
 
 
-def test_read_message_type_releases_the_others(
+def test_read_message_type_leases_only_that_type(
     cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer
 ) -> None:
     payloads = [{"type": "a"}, {"type": "b"}, "b", {"type": "a"}, ["b"], {"type": "b"}, {"type": "a"}]
@@ -119,7 +119,7 @@ def test_read_message_type_releases_the_others(
         message = admin.messages.get(message_id)
         if index in (1, 5):
             assert message.read_ct == 1 and message.worker_id is not None
-        else:  # read on the way, then given back: visible again, read_ct restored
+        else:  # filtered in the database: never leased
             assert message.read_ct == 0 and message.worker_id is None
 
     # One after the other: two filtered reads running together may each hold what the other wants.

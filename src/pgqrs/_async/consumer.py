@@ -70,13 +70,14 @@ class Consumer:
         return messages[0] if messages else None
 
     async def dequeue_batch(
-        self, size: int | None = None, lock_time: Any = None
+        self, size: int | None = None, lock_time: Any = None, message_type: str | None = None
     ) -> list[models.QueueMessage]:
         """Lease up to `size` visible messages (default_max_batch_size) in visibility order.
 
         Each message's read_ct grows by one and its vt becomes now() + lock_time (database
         clock). A message already delivered max_read_count times is moved to the archive as a
-        dead letter instead of being delivered again.
+        dead letter instead of being delivered again. With `message_type`, only payloads whose
+        top-level "type" equals it are leased (others are passed over, untouched).
         """
         limit = _validation.positive_int(self.config.default_max_batch_size if size is None else size, "size")
         seconds = _validation.seconds(
@@ -89,6 +90,7 @@ class Consumer:
             "lock_time": seconds,
             "worker_id": worker,
             "max_read_count": self.config.max_read_count,
+            "message_type": message_type,
         }
         for _attempt in range(_DEQUEUE_ATTEMPTS):
             rows = await self._database.fetch("message_dequeue", params)

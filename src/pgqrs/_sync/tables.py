@@ -283,9 +283,12 @@ class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):
         """Return the number of archived messages of queue `id`."""
         return int(self._database.scalar("archive_count_by_queue", {"queue_id": id}))
 
-    def filter_by_fk(self, id: int, limit: int | None = None) -> builtins.list[models.ArchivedMessage]:
-        """Return the archived messages of queue `id`, newest first."""
-        rows = self._database.fetch("archive_filter_by_queue", {"queue_id": id, "limit": limit})
+    def filter_by_fk(
+        self, id: int, limit: int | None = None, message_type: str | None = None
+    ) -> builtins.list[models.ArchivedMessage]:
+        """Return the archived messages of queue `id`, newest first (of one payload "type")."""
+        params = {"queue_id": id, "limit": limit, "message_type": message_type}
+        rows = self._database.fetch("archive_filter_by_queue", params)
         return [self._record(row) for row in rows]
 
     def delivery_summary(self, queue_id: int) -> tuple[int, int]:

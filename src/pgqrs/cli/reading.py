@@ -4,27 +4,18 @@
 lists archived messages, newest first, and changes nothing. It never archives what it reads
 (that would make a viewing flag destructive).
 
-``--message-type TYPE`` keeps the messages whose payload is an object with ``"type": TYPE``.
-The library cannot filter a dequeue yet, so the filter runs here: messages are leased in small
-rounds (``--count`` first, then doubling up to default_max_batch_size) until enough match or no
-visible message is left; every other message leased on the way, and any match beyond
-``--count``, is given back with `Consumer.release_batch` before the command ends (visible at
-once, read_ct restored), so nothing that does not match stays leased. With a lock time shorter
-than the scan (``--lock-time 0``) a message may come back and be leased twice before the scan
-stops; its read_ct then ends one higher.
+``--message-type TYPE`` keeps the messages whose payload is an object with ``"type": TYPE``;
+the database does the filtering, so messages of other types are never leased.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from pgqrs import models, sync
 from pgqrs.cli import failures, options, output
-
-logger = logging.getLogger("pgqrs.cli")
 
 
 def read(
@@ -71,43 +62,10 @@ def lease(
     consumer: sync.Consumer, count: int, lock_time: float | None, message_type: str | None
 ) -> list[models.QueueMessage]:
     """Lease up to `count` visible messages of `message_type` (any type when None)."""
-    if message_type is None:
-        return consumer.dequeue_batch(count, lock_time)
-    matching: list[models.QueueMessage] = []
-    others: list[models.QueueMessage] = []
-    seen: set[int] = set()
-    size = count
-    ceiling = max(count, consumer.config.default_max_batch_size)
-    try:
-        while len(matching) < count:
-            # What was leased is still held, so a round sees new messages; a lease shorter than
-            # the scan (--lock-time 0) lets old ones come back: then the scan has gone round.
-            leased = consumer.dequeue_batch(size, lock_time)
-            fresh = [message for message in leased if message.id not in seen]
-            for message in fresh:
-                seen.add(message.id)
-                wanted = has_type(message.payload, message_type) and len(matching) < count
-                (matching if wanted else others).append(message)
-            if len(fresh) < len(leased) or not leased:
-                break
-            size = min(size * 2, ceiling)
-    finally:
-        if others:
-            consumer.release_batch([message.id for message in others])
-            logger.info("released %d leased message(s) not of type %r", len(others), message_type)
-    return matching
-
-
-def has_type(payload: Any, message_type: str | None) -> bool:
-    """Return True if no type is asked for, or the payload is an object of that "type"."""
-    return message_type is None or (isinstance(payload, dict) and payload.get("type") == message_type)
+    return consumer.dequeue_batch(count, lock_time, message_type)
 
 
 def _archived(
     admin: sync.PgqrsAdmin, queue_info: models.QueueInfo, count: int, message_type: str | None
 ) -> list[models.ArchivedMessage]:
-    if message_type is None:
-        return admin.archive.filter_by_fk(queue_info.id, limit=count)
-    # No server-side filter yet: scan the archive (newest first) and keep the first matches.
-    records = admin.archive.filter_by_fk(queue_info.id)
-    return [record for record in records if has_type(record.payload, message_type)][:count]
+    return admin.archive.filter_by_fk(queue_info.id, limit=count, message_type=message_type)

@@ -45,7 +45,10 @@ FROM {schema}.pgqrs_archive ORDER BY id DESC LIMIT %(limit)s;
 -- Newest first: the archive is read as a history.
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
        processing_duration, worker_id, dead_letter_reason
-FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s ORDER BY id DESC LIMIT %(limit)s;
+FROM {schema}.pgqrs_archive
+WHERE queue_id = %(queue_id)s
+  AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
+ORDER BY id DESC LIMIT %(limit)s;
 
 -- name: archive_count :one
 SELECT count(*) FROM {schema}.pgqrs_archive;

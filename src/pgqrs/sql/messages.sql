@@ -18,10 +18,12 @@ RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_i
 -- name: message_dequeue :many
 -- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold.
 -- A candidate already delivered `max_read_count` times is a poison message: it moves to the
--- archive with a reason instead (is_dead = true rows), in the same statement.
+-- archive with a reason instead (is_dead = true rows), in the same statement. `message_type`,
+-- when not null, keeps payloads whose top-level "type" equals it (a filter within the range scan).
 WITH candidates AS (
     SELECT id, vt, read_ct FROM {schema}.pgqrs_messages
     WHERE queue_id = %(queue_id)s AND vt <= now()
+      AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
     ORDER BY vt, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

@@ -264,3 +264,14 @@ async def test_release_gives_messages_back_without_counting_the_delivery(
     assert [(message.id, message.read_ct) for message in again] == [(sent[1].id, 1)]
     assert await consumer.release(taken[1].id) is False
     assert await consumer.release(taken[0].id) is True
+
+
+async def test_dequeue_filters_on_the_payload_type(
+    producer: pgqrs.Producer, consumer: pgqrs.Consumer, admin: pgqrs.PgqrsAdmin
+) -> None:
+    sent = await producer.batch_enqueue([{"type": "email"}, {"type": "sms"}, "plain", {"type": "email"}])
+    emails = await consumer.dequeue_batch(10, message_type="email")
+    assert [message.id for message in emails] == [sent[0].id, sent[3].id]
+    untouched = await admin.messages.get(sent[1].id)
+    assert (untouched.read_ct, untouched.worker_id) == (0, None)
+    assert [message.id for message in await consumer.dequeue_batch(10)] == [sent[1].id, sent[2].id]

@@ -86,6 +86,9 @@ async def test_archive_table(admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo) ->
     assert await archive.count() == 2
     assert await archive.count_by_fk(queue.id) == 2
     assert [item.id for item in await archive.filter_by_fk(queue.id, limit=1)] == [other.id]
+    typed = await archive.insert(tables.NewArchivedMessage(79, queue.id, {"type": "email"}))
+    assert await archive.filter_by_fk(queue.id, message_type="email") == [typed]
+    assert await archive.delete(typed.id)
     assert await archive.get_by_original_id(queue.id, 77) == record
     await archive.insert(tables.NewArchivedMessage(77, queue.id, {"twice": True}))
     assert await archive.delivery_summary(queue.id) == (3, 2)

@@ -265,3 +265,14 @@ def test_release_gives_messages_back_without_counting_the_delivery(
     assert [(message.id, message.read_ct) for message in again] == [(sent[1].id, 1)]
     assert consumer.release(taken[1].id) is False
     assert consumer.release(taken[0].id) is True
+
+
+def test_dequeue_filters_on_the_payload_type(
+    producer: pgqrs.Producer, consumer: pgqrs.Consumer, admin: pgqrs.PgqrsAdmin
+) -> None:
+    sent = producer.batch_enqueue([{"type": "email"}, {"type": "sms"}, "plain", {"type": "email"}])
+    emails = consumer.dequeue_batch(10, message_type="email")
+    assert [message.id for message in emails] == [sent[0].id, sent[3].id]
+    untouched = admin.messages.get(sent[1].id)
+    assert (untouched.read_ct, untouched.worker_id) == (0, None)
+    assert [message.id for message in consumer.dequeue_batch(10)] == [sent[1].id, sent[2].id]

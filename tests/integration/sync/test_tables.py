@@ -87,6 +87,9 @@ def test_archive_table(admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo) -> None:
     assert archive.count() == 2
     assert archive.count_by_fk(queue.id) == 2
     assert [item.id for item in archive.filter_by_fk(queue.id, limit=1)] == [other.id]
+    typed = archive.insert(tables.NewArchivedMessage(79, queue.id, {"type": "email"}))
+    assert archive.filter_by_fk(queue.id, message_type="email") == [typed]
+    assert archive.delete(typed.id)
     assert archive.get_by_original_id(queue.id, 77) == record
     archive.insert(tables.NewArchivedMessage(77, queue.id, {"twice": True}))
     assert archive.delivery_summary(queue.id) == (3, 2)
