@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 import uuid
 from typing import Any
@@ -12,7 +13,6 @@ from psycopg import sql
 
 from benchmarks.payloads import SERVER_PAYLOAD
 from pgqrs import config as config_module
-from pgqrs import sync as pgqrs_sync
 
 RAW_TABLES = """
 CREATE TABLE {schema}.raw_messages (
@@ -63,12 +63,13 @@ class Environment:
         self._identifier = sql.Identifier(schema)
 
     @classmethod
-    def create(cls, dsn: str) -> Environment:
-        """Create a fresh schema, install pgqrs in it and create the raw baseline's tables."""
+    def create(cls, dsn: str, package: str = "pgqrs") -> Environment:
+        """Create a fresh schema, install pgqrs (`package`'s schema) and the raw baseline's tables."""
         environment = cls(dsn, f"pgqrs_bench_{uuid.uuid4().hex[:10]}")
         try:
             environment.execute("CREATE SCHEMA {schema}")
-            with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
+            library: Any = importlib.import_module(f"{package}.sync")
+            with library.PgqrsAdmin.connect(environment.config) as admin:
                 admin.install()
             environment.execute(RAW_TABLES)
         except BaseException:

@@ -110,7 +110,7 @@ def _targets(dsn: str, options: Options) -> list[Target]:
             "raw",
             *((api, package) for package in ("pgqrs", *options.compare) for api in options.apis),
         ):
-            environment = Environment.create(dsn)
+            environment = Environment.create(dsn, "pgqrs" if kind == "raw" else kind[1])
             for statement in options.setup_sql:
                 environment.execute(statement)
             if kind == "raw":
