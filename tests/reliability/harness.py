@@ -123,8 +123,9 @@ class Server:
         self.cluster = self._find_cluster()
 
     def _find_cluster(self) -> tuple[str, str]:
-        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.host.startswith("/"):
-            raise LookupError(f"the server at {self.host} is not local")
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            # A Unix socket may be an embedded server on the same port as a cluster: never guess.
+            raise LookupError(f"the server at {self.host} is not a local TCP cluster")
         if not shutil.which("pg_lsclusters") or not shutil.which("pg_ctlcluster"):
             raise LookupError("pg_lsclusters / pg_ctlcluster are not installed")
         listing = subprocess.run(

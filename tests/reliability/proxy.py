@@ -17,7 +17,7 @@ CHUNK = 65536
 
 
 class TcpProxy:
-    """Forward 127.0.0.1:<port> to (host, port), with faults on demand."""
+    """Forward 127.0.0.1:<port> to (host, port) (host may be a Unix-socket directory), with faults."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -96,7 +96,7 @@ class TcpProxy:
             if self.mode == "cut":
                 client_writer.transport.abort()
                 return
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
+            server_reader, server_writer = await self._open_upstream()
             self._writers.update((client_writer, server_writer))
             try:
                 await asyncio.gather(
@@ -113,6 +113,12 @@ class TcpProxy:
             client_writer.transport.abort()  # the proxy is closing; end quietly
         finally:
             self._tasks.discard(task)
+
+    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port = self.target
+        if host.startswith("/"):  # a Unix-socket directory, as libpq names it
+            return await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+        return await asyncio.open_connection(host, port)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
         assert self._flowing is not None

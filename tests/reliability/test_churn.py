@@ -17,18 +17,18 @@ PROFILES: list[dict[str, Any]] = [
     {"batch_size": 1, "lock_time": 5, "ack": "delete"},
     {"batch_size": 10, "lock_time": 5, "ack": "archive", "batch_ack": True},
     {"batch_size": 50, "lock_time": 10, "ack": "mixed", "batch_ack": True},
-    {"batch_size": 5, "lock_time": 1, "ack": "delete", "slow_fraction": 0.02, "slow_seconds": 1.5},
+    {"batch_size": 5, "lock_time": 1, "ack": "delete", "slow_fraction": 0.15, "slow_seconds": 1.5},
     {
         "batch_size": 3,
         "lock_time": 1,
         "ack": "archive",
         "extend_fraction": 0.3,
         "extend_seconds": 3,
-        "slow_fraction": 0.05,
+        "slow_fraction": 0.15,
         "slow_seconds": 1.5,
     },
     {"batch_size": 25, "lock_time": 3, "ack": "delete", "batch_ack": True, "extend_fraction": 0.1},
-    {"batch_size": 2, "lock_time": 1, "ack": "mixed", "slow_fraction": 0.05, "slow_seconds": 1.2},
+    {"batch_size": 2, "lock_time": 1, "ack": "mixed", "slow_fraction": 0.15, "slow_seconds": 1.2},
     {"batch_size": 100, "lock_time": 30, "ack": "archive", "batch_ack": True},
 ]
 PRODUCERS = 2
@@ -64,10 +64,12 @@ def test_churn(
         producers=PRODUCERS,
         seconds_to_drain=round(elapsed, 1),
         messages_per_second=round(verdict.enqueued / total),
+        leases_extended=len(workers.checker().extensions),
         **verdict.figures(),
     )
     assert verdict.enqueued == per_producer * PRODUCERS
     assert verdict.ok, str(verdict)
     assert verdict.acknowledged == verdict.enqueued
     assert verdict.dead_lettered == 0
+    assert verdict.false_acks > 0, "no lease was ever taken over: the run did not test takeovers"
     assert all(code == 0 for code in workers.exit_codes().values()), workers.exit_codes()

@@ -53,12 +53,10 @@ def failing_dsns(dsn: str, port: int) -> dict[str, str]:
     # The real server itself: PgBouncer answers these failures slowly (server_login_retry).
     dsn = harness.derive_direct_dsn(dsn)
     awkward = urllib.parse.quote(AWKWARD, safe="")
-    real = conninfo.conninfo_to_dict(dsn)
-    host, real_port = real.get("host", "127.0.0.1"), real.get("port", "5432")
     return {
         "wrong password": f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres",
         "wrong password, awkward": f"postgresql://postgres:{awkward}@127.0.0.1:{port}/postgres",
-        "unknown role": f"postgresql://no_such_role_pgqrs:{PASSWORD}@{host}:{real_port}/postgres",
+        "unknown role": conninfo.make_conninfo(dsn, user="no_such_role_pgqrs", password=PASSWORD),
         "unknown database": conninfo.make_conninfo(dsn, dbname="pgqrs_no_such_database", password=PASSWORD),
         "refused": f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/postgres",
         "refused, keywords": f"host=127.0.0.1 port=1 user=postgres password={PASSWORD}",
