@@ -269,16 +269,7 @@ def test_hostile_schema_names_are_refused(
 
 @pytest.mark.parametrize(
     "role",
-    [
-        "consumer",
-        pytest.param(
-            "producer",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="needs: Producer to validate queue_info.schema before SQL (as Consumer does)",
-            ),
-        ),
-    ],
+    ["consumer", "producer"],
 )
 def test_hostile_schema_in_a_queue_info_is_refused_before_any_sql(
     watched: pgqrs.PgqrsAdmin, link: proxy.TcpProxy, role: str

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from pgqrs import _connect, _queries, _translate, _watchdog, errors
+from pgqrs import _connect, _queries, _translate, _validation, _watchdog, errors
 from pgqrs import config as config_module
 
 Row = tuple[Any, ...]
@@ -51,8 +51,9 @@ class Database:
 
     def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
         self.pool = pool
-        self.schema = schema
-        self._queries = _queries.for_schema(schema)
+        # QueueInfo is public and may be built by hand: check its schema before any SQL.
+        self.schema = _validation.schema_name(schema)
+        self._queries = _queries.for_schema(self.schema)
         self._timeout = float(pool.timeout)
         # Only to mask the password in error texts: pgqrs always gives the pool a string.
         self._dsn = pool.conninfo if isinstance(pool.conninfo, str) else ""

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from pgqrs import _dsn, _queries, _schema_spec, _validation, errors, models
+from pgqrs import _dsn, _queries, _schema_spec, _validation, errors, models, roles
 from pgqrs import config as config_module
 from pgqrs._sync import _database, consumer, producer, tables
 
@@ -102,6 +102,20 @@ class PgqrsAdmin:
         problems = _schema_spec.problems(self.schema, columns, relations, version)
         if problems:
             raise errors.SchemaError(problems=problems)
+
+    def roles_sql(self, prefix: str = roles.DEFAULT_PREFIX) -> str:
+        """Return the SQL creating the least-privilege roles ``<prefix>_producer``, ``_consumer``
+        and ``_observer`` with their grants on this schema (see `install_roles`)."""
+        return roles.roles_sql(self.schema, prefix)
+
+    def install_roles(self, prefix: str = roles.DEFAULT_PREFIX) -> None:
+        """Create (or refresh) the least-privilege group roles and their grants on this schema.
+
+        Run it as the tables' owner after `install`; grant the roles to application logins.
+        """
+        script = roles.roles_sql(self.schema, prefix).encode()
+        with self._database.connection() as connection, connection.transaction():
+            connection.execute(script)
 
     def uninstall(self) -> None:
         """Drop the pgqrs tables (and so every queue and message); other objects are untouched."""

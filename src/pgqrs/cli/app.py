@@ -25,6 +25,7 @@ from pgqrs.cli import (
     message_commands,
     options,
     queue_commands,
+    roles_command,
     schema_commands,
     worker_commands,
 )
@@ -65,6 +66,7 @@ app = typer.Typer(
 )
 schema_commands.register(app)
 demo_command.register(app)
+roles_command.register(app)
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")

@@ -230,3 +230,19 @@ async def test_producer_and_consumer_helpers(admin: pgqrs.PgqrsAdmin, queue: pgq
     received = await consumer.dequeue()
     assert received is not None
     assert received.id == sent.id
+
+
+async def test_install_roles_creates_the_three_groups(admin: pgqrs.PgqrsAdmin, dsn: str) -> None:
+    prefix = admin.schema
+    names = [f"{prefix}_{kind}" for kind in ("producer", "consumer", "observer")]
+    assert f'"{admin.schema}".pgqrs_messages' in admin.roles_sql(prefix)
+    try:
+        await admin.install_roles(prefix)
+        await admin.install_roles(prefix)
+        assert support.count(dsn, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", names) == 3
+    finally:
+        with support.connect(dsn) as raw:
+            for name in names:
+                if raw.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    raw.execute(f'DROP OWNED BY "{name}"')
+                    raw.execute(f'DROP ROLE "{name}"')

@@ -231,3 +231,19 @@ def test_producer_and_consumer_helpers(admin: pgqrs.PgqrsAdmin, queue: pgqrs.Que
     received = consumer.dequeue()
     assert received is not None
     assert received.id == sent.id
+
+
+def test_install_roles_creates_the_three_groups(admin: pgqrs.PgqrsAdmin, dsn: str) -> None:
+    prefix = admin.schema
+    names = [f"{prefix}_{kind}" for kind in ("producer", "consumer", "observer")]
+    assert f'"{admin.schema}".pgqrs_messages' in admin.roles_sql(prefix)
+    try:
+        admin.install_roles(prefix)
+        admin.install_roles(prefix)
+        assert support.count(dsn, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", names) == 3
+    finally:
+        with support.connect(dsn) as raw:
+            for name in names:
+                if raw.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    raw.execute(f'DROP OWNED BY "{name}"')
+                    raw.execute(f'DROP ROLE "{name}"')
