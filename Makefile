@@ -1,11 +1,12 @@
-# The commands CI runs (.ci/run), for local use.
-.PHONY: setup test lint generate ci
+# The commands CI runs (.ci/run), and the full-size runs it leaves out, for local use.
+DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
+.PHONY: setup test lint generate ci reliability-full bench bench-full
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
 
 test:
-	.venv/bin/pytest -q
+	PGQRS_TEST_DSN=$(DSN) .venv/bin/pytest -q
 
 lint:
 	.venv/bin/ruff check .
@@ -17,3 +18,16 @@ generate:
 
 ci:
 	bash .ci/run
+
+# The fault suite at full size (50,000-message churn, ...); writes the figures for docs/reliability.md.
+reliability-full:
+	PGQRS_RELIABILITY_SCALE=full PGQRS_RELIABILITY_REPORT=reliability-full.jsonl PGQRS_TEST_DSN=$(DSN) \
+		.venv/bin/pytest -q tests/reliability
+	.venv/bin/python -m tests.reliability.report reliability-full.jsonl
+
+bench:
+	.venv/bin/python -m benchmarks --dsn $(DSN)
+
+# Everything docs/performance.md reports: all workloads, W7 up to 1M pending, memory.
+bench-full:
+	.venv/bin/python -m benchmarks --dsn $(DSN) --scale --scale-max 1000000 --memory --json bench.json
