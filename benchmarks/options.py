@@ -12,13 +12,13 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKLOADS = ("W1", "W2", "W3", "W3a", "W4", "W5")
 APIS = ("sync", "async")
 TITLES = {
-    "W1": "enqueue, one at a time",
-    "W2": "batch_enqueue of 100",
-    "W3": "dequeue_batch(100) + delete_batch",
-    "W3a": "dequeue_batch(100) + archive_batch",
-    "W4": "dequeue + delete, one at a time",
-    "W5": "4 consumer processes, batch 100",
-    "W7": "W3 over N pending, archive full",
+    "W1": "enqueue x1",
+    "W2": "batch_enqueue 100",
+    "W3": "dequeue 100 + delete",
+    "W3a": "dequeue 100 + archive",
+    "W4": "dequeue + delete x1",
+    "W5": "4 processes, batch 100",
+    "W7": "W3 with N pending",
 }
 # Sized for about 3-5 s per run on a 2-core machine.
 DEFAULT_MESSAGES = {"W1": 10_000, "W2": 100_000, "W3": 100_000, "W3a": 100_000, "W4": 5_000, "W5": 200_000}

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -109,7 +110,7 @@ def show(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> No
         table.add_column(name, justify="left" if name in ("workload", "what", "process") else "right")
     for row in rows:
         table.add_row(*row)
-    Console(width=200).print(table)
+    Console(width=400).print(table)  # natural width: never wrap cells
 
 
 def _version(distribution: str) -> str | None:
@@ -142,7 +143,24 @@ def machine(connection: psycopg.Connection[Any]) -> dict[str, Any]:
         "psycopg_pool": _version("psycopg-pool"),
         "orjson": _version("orjson"),
         "pgqrs": str(Path(pgqrs.__file__).parent),
+        "commit": _commit(Path(pgqrs.__file__).parent),
     }
+
+
+def _commit(folder: Path) -> str | None:
+    """Return the git commit of the library's checkout (with '+' when it has local changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "."], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
