@@ -146,8 +146,13 @@ def test_default_data_dir_follows_xdg_data_home(xdg: str) -> None:
         check=False,
     )
     assert process.returncode == 0, process.stderr
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    assert process.stdout.strip() == str(base / "pgqrs" / "embedded")
+    if xdg:
+        expected = Path(xdg) / "pgqrs" / "embedded"
+    elif os.geteuid() == 0:  # never under /root: pgserver would open root's home to its user
+        expected = Path("/var/lib/pgqrs/embedded")
+    else:
+        expected = Path.home() / ".local" / "share" / "pgqrs" / "embedded"
+    assert process.stdout.strip() == str(expected)
 
 
 def test_missing_pgserver_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
