@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import time
 import uuid
 from typing import Any
@@ -32,6 +33,25 @@ CREATE TABLE {schema}.raw_archive (
 
 class DeliveryError(Exception):
     """A workload lost, duplicated or failed to acknowledge a message."""
+
+
+class ChildFailed(RuntimeError):
+    """A child process (W5 consumer, memory probe) failed; `connection_lost` if the server went away."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.connection_lost = any(mark in message for mark in _LOST_MARKS)
+
+
+_LOST_MARKS = (
+    "OperationalError",
+    "connection is closed",
+    "server closed",
+    "shutting down",
+    "refused",
+    "administrator command",
+    "not yet accepting",
+)
 
 
 def expect(what: str, actual: int, expected: int) -> None:
@@ -109,9 +129,14 @@ class Environment:
         return int(row[0])
 
     def quiesce(self) -> None:
-        """Flush dirty buffers before a timed part, so no checkpoint lands inside it by chance."""
+        """Flush dirty buffers before a timed part, so no checkpoint lands inside it by chance.
+
+        os.sync() then writes the kernel's dirty pages (a local server's checkpoint of a 1M-row
+        fill), which would otherwise slow the commits of the timed part down.
+        """
         with contextlib.suppress(psycopg.Error):
             self.connection.execute("CHECKPOINT")
+        os.sync()
 
     # pgqrs tables ------------------------------------------------------------------------------
 

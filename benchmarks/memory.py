@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.environment import Environment, expect
+from benchmarks.environment import ChildFailed, Environment, expect
 from benchmarks.payloads import BATCH_SIZE, json_lines
 from pgqrs import sync as pgqrs_sync
 
@@ -37,7 +37,7 @@ def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[bytes, int]:
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise RuntimeError(f"{what} exited with {process.returncode}: {output.decode(errors='replace')}")
+        raise ChildFailed(f"{what} exited with {process.returncode}: {output.decode(errors='replace')}")
     return output, usage.ru_maxrss
 
 

@@ -44,6 +44,7 @@ class Options:
     send_command: str | None
     compare: tuple[str, ...] = ()
     interleave: str = "step"
+    show: Path | None = None
     setup_sql: tuple[str, ...] = ()
 
 
@@ -111,6 +112,9 @@ def parser() -> argparse.ArgumentParser:
         help="also measure a pgqrs copy importable as PACKAGE (see benchmarks.variant)",
     )
     result.add_argument(
+        "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
+    )
+    result.add_argument(
         "--interleave",
         choices=("step", "run"),
         default="step",
@@ -158,4 +162,5 @@ def parse(argv: Sequence[str] | None) -> Options:
         compare=tuple(arguments.compare),
         setup_sql=tuple(arguments.setup_sql),
         interleave=arguments.interleave,
+        show=arguments.show,
     )

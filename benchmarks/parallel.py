@@ -16,21 +16,11 @@ import time
 import traceback
 from typing import Any
 
+from benchmarks.environment import ChildFailed
 from benchmarks.payloads import BATCH_SIZE
 
 _START_TIMEOUT_SECONDS = 120
 _RUN_TIMEOUT_SECONDS = 1800
-
-
-class ConsumerProcessError(RuntimeError):
-    """A W5 consumer process failed; `connection_lost` when the server went away under it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.connection_lost = any(mark in message for mark in _LOST_MARKS)
-
-
-_LOST_MARKS = ("OperationalError", "connection is closed", "server closed", "shutting down", "refused")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +53,7 @@ def measure(job: Job, processes: int) -> tuple[float, list[int]]:
         worker.join()
     failures = [outcome[1] for outcome in outcomes if outcome[0] == "error"]
     if failures:
-        raise ConsumerProcessError(f"W5 {job.kind}: a consumer process failed:\n{failures[0]}")
+        raise ChildFailed(f"W5 {job.kind}: a consumer process failed:\n{failures[0]}")
     seen = [msg_id for outcome in outcomes for msg_id in outcome[1]]
     return max(outcome[2] for outcome in outcomes) - start, seen
 

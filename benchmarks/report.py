@@ -49,9 +49,14 @@ class Series:
         }
 
 
+def ratios(series: Series, baseline: Series) -> list[float]:
+    """Return the rate of `series` over the baseline's, repetition by repetition (measured together)."""
+    return [mine / theirs for mine, theirs in zip(series.rates, baseline.rates, strict=True)]
+
+
 def ratio(series: Series, baseline: Series) -> float:
-    """Return the median rate of `series` over the baseline's."""
-    return series.median / baseline.median
+    """Return the median of the per-repetition ratios (robust to a slow repetition on a shared machine)."""
+    return statistics.median(ratios(series, baseline))
 
 
 def _cell(series: Series) -> str:
@@ -67,9 +72,32 @@ def workload_rows(results: dict[tuple[str, str], Series], apis: Sequence[str]) -
         row = [workload, TITLES[workload], f"{baseline.messages:,}", _cell(baseline)]
         for api in apis:
             series = results[(workload, api)]
-            row += [_cell(series), f"{ratio(series, baseline):.2f}"]
+            row += [_cell(series), _ratio_cell(ratios(series, baseline))]
         rows.append(row)
     return rows
+
+
+def _ratio_cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def series_from(
+    document: dict[str, Any],
+) -> tuple[dict[tuple[str, str], Series], dict[tuple[int, str], Series]]:
+    """Rebuild the measurements of a saved JSON document."""
+    results = {
+        (item["workload"], item["target"]): Series(
+            item["workload"], item["target"], item["messages"], item["seconds"]
+        )
+        for item in document["workloads"]
+    }
+    scale = {
+        (item["pending"], item["target"]): Series("W7", item["target"], item["messages"], item["seconds"])
+        for item in document["scale"]
+    }
+    return results, scale
 
 
 def scale_rows(results: dict[tuple[int, str], Series], targets: Sequence[str]) -> list[list[str]]:
@@ -80,7 +108,7 @@ def scale_rows(results: dict[tuple[int, str], Series], targets: Sequence[str]) -
         row = [f"{size:,}"]
         for target in targets:
             series = results[(size, target)]
-            row += [_cell(series), f"{ratio(series, results[(sizes[0], target)]):.2f}"]
+            row += [_cell(series), _ratio_cell(ratios(series, results[(sizes[0], target)]))]
         rows.append(row)
     return rows
 

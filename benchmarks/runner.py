@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks import memory, report, timing
@@ -16,9 +18,10 @@ from benchmarks.targets import AsyncTarget, RawTarget, SyncTarget, Target
 from pgqrs import _dsn
 
 
-def measure_workloads(targets: Sequence[Target], options: Options) -> dict[tuple[str, str], Series]:
-    """Run every workload `repeat` times on every target."""
-    results: dict[tuple[str, str], Series] = {}
+def measure_workloads(
+    targets: Sequence[Target], options: Options, results: dict[tuple[str, str], Series]
+) -> None:
+    """Run every workload `repeat` times on every target, adding to `results` as it goes."""
     for workload in options.workloads:
         count = options.messages[workload]
         for target in targets:
@@ -30,17 +33,17 @@ def measure_workloads(targets: Sequence[Target], options: Options) -> dict[tuple
             for name, seconds in timing.resilient(targets, action).items():
                 results[(workload, name)].seconds.append(seconds)
                 timing.progress(f"{workload} #{turn + 1} {name:>16}: {count / seconds:>10,.0f} msg/s")
-    return results
 
 
-def measure_scale(targets: Sequence[Target], options: Options) -> dict[tuple[int, str], Series]:
+def measure_scale(
+    targets: Sequence[Target], options: Options, results: dict[tuple[int, str], Series]
+) -> None:
     """W7: W3's rate over the first messages of 10k, 100k (1M) pending, with a full archive."""
     archive_rows = max(options.scale_sizes)
     for target in targets:
         if not isinstance(target, RawTarget):
             target.environment.fill_history(archive_rows)
     timing.progress(f"W7: {archive_rows:,} rows in each pgqrs archive")
-    results: dict[tuple[int, str], Series] = {}
     for size in options.scale_sizes:
         drain = min(options.scale_drain, size)
         for target in targets:
@@ -52,7 +55,6 @@ def measure_scale(targets: Sequence[Target], options: Options) -> dict[tuple[int
             for name, seconds in timing.resilient(targets, action).items():
                 results[(size, name)].seconds.append(seconds)
                 timing.progress(f"W7 {size:,} #{turn + 1} {name:>16}: {drain / seconds:>10,.0f} msg/s")
-    return results
 
 
 def _document(
@@ -126,24 +128,45 @@ def _targets(dsn: str, options: Options) -> list[Target]:
     return targets
 
 
+def _show_saved(options: Options, path: Path) -> int:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    results, scale = report.series_from(document)
+    names = list(dict.fromkeys(name for _, name in [*results, *scale]))
+    repeat = len(next(iter(results.values())).seconds) if results else options.repeat
+    _show(dataclasses.replace(options, repeat=repeat), results, scale, document.get("memory") or {}, names)
+    return 0
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the harness; return 0, or 1 when a message was lost or delivered twice."""
     options = parse(argv)
+    if options.show is not None:
+        return _show_saved(options, options.show)
     targets = _targets(_dsn.resolve(options.dsn), options)
+    names = [target.name for target in targets]
+    results: dict[tuple[str, str], Series] = {}
+    scale: dict[tuple[int, str], Series] = {}
+    rss: dict[str, Any] = {}
+    machine = report.machine(targets[0].environment.connection)
     try:
-        machine = report.machine(targets[0].environment.connection)
-        results = measure_workloads(targets, options)
-        scale = measure_scale(targets, options) if options.scale_sizes else {}
-        rss: dict[str, Any] = {}
+        measure_workloads(targets, options, results)
+        if options.scale_sizes:
+            measure_scale(targets, options, scale)
         if options.memory_sizes:
-            rss = memory.measure(targets[0].environment, options.memory_sizes, options.send_command)
+            probe = functools.partial(
+                memory.measure, targets[0].environment, options.memory_sizes, options.send_command
+            )
+            rss = timing.resilient(targets, probe)
     except DeliveryError as error:
         print(f"delivery check failed: {error}", file=sys.stderr)
         return 1
     finally:
         for target in targets:
             target.close()
-    _show(options, results, scale, rss, [target.name for target in targets])
-    if options.json_path is not None:
-        report.write_json(options.json_path, _document(options, machine, results, scale, rss))
+        # What was measured is shown and saved even when a later part failed.
+        complete = {key: series for key, series in results.items() if series.seconds}
+        finished = {key: series for key, series in scale.items() if series.seconds}
+        _show(options, complete, finished, rss, names)
+        if options.json_path is not None:
+            report.write_json(options.json_path, _document(options, machine, complete, finished, rss))
     return 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import psycopg
 
 from benchmarks.targets import Target
 
 _ATTEMPTS = 3
+ResultT = TypeVar("ResultT")
 
 
 def progress(text: str) -> None:
@@ -79,7 +81,7 @@ def _lost(error: Exception) -> bool:
     return isinstance(error, psycopg.OperationalError) or bool(getattr(error, "connection_lost", False))
 
 
-def resilient(targets: Sequence[Target], action: Callable[[], dict[str, float]]) -> dict[str, float]:
+def resilient(targets: Sequence[Target], action: Callable[[], ResultT]) -> ResultT:
     """Run `action`; when the server restarts under it (a shared server), wait and run it again."""
     for attempt in range(_ATTEMPTS):
         try:
