@@ -94,11 +94,13 @@ def _show(
         title = f"pgqrs / raw SQL, medians of {options.repeat} ({options.interleave}-interleaved)"
         report.show(title, header, report.workload_rows(results, names[1:]))
     if scale:
+        smallest = min(size for size, _ in scale)
+        drained = max(series.messages for series in scale.values())
         header = ["pending"]
-        for name in names:
-            header += [f"{name} msg/s", f"{name} vs {min(options.scale_sizes):,}"]
-        title = f"W7: W3 draining {options.scale_drain:,} with N pending"
-        report.show(title, header, report.scale_rows(scale, names))
+        for name in dict.fromkeys(name for _, name in scale):
+            header += [f"{name} msg/s", f"{name} vs {smallest:,}"]
+        title = f"W7: W3 draining {drained:,} with N pending"
+        report.show(title, header, report.scale_rows(scale, list(dict.fromkeys(name for _, name in scale))))
     if rss:
         report.show(
             "Peak RSS (child process)", ["process", "peak RSS by messages", "growth"], report.memory_rows(rss)
