@@ -117,7 +117,7 @@ def memory_rows(memory: dict[str, Any]) -> list[list[str]]:
     """Return one row per child process: peak RSS at each size and the growth."""
     rows = []
     for role, figures in memory.items():
-        peaks = [f"{size:,}: {peak / 1024:.1f} MiB" for size, peak in figures["peak_rss_kib"].items()]
+        peaks = [f"{int(size):,}: {peak / 1024:.1f} MiB" for size, peak in figures["peak_rss_kib"].items()]
         rows.append([role, ", ".join(peaks), f"{figures['growth_kib'] / 1024:+.1f} MiB"])
     return rows
 
