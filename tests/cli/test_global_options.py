@@ -83,9 +83,9 @@ def test_unicode_on_a_terminal_that_cannot_show_it(cli: runner.Cli, admin: sync.
     admin.create_queue("jobs")
     ascii_terminal = cli.with_environment(PYTHONIOENCODING="ascii")
     payload = '{"name": "Zoë ☕"}'
-    as_json, as_table = ascii_terminal.many(
-        ["--format", "json", "message", "send", "jobs", payload], ["message", "read", "jobs"]
-    )
+    # One after the other: the read must see the message the send wrote.
+    as_json = ascii_terminal.run("--format", "json", "message", "send", "jobs", payload)
+    as_table = ascii_terminal.run("message", "read", "jobs")
     assert as_json.expect(0).json()["payload"] == {"name": "Zoë ☕"}
     assert "\\u00eb" in as_json.stdout  # valid JSON, escaped
     assert as_table.expect(0).stdout.isascii() and "Zo\\xeb" in as_table.stdout
