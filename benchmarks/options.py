@@ -73,7 +73,10 @@ def _messages(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
 
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
-    result = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    result = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="pgqrs against a hand-written raw-SQL queue, interleaved (docs/performance.md).",
+    )
     result.add_argument(
         "--dsn",
         default=os.environ.get("PGQRS_BENCH_DSN", DEFAULT_DSN),
@@ -95,14 +98,18 @@ def parser() -> argparse.ArgumentParser:
         "--scale-max", type=int, default=100_000, help="largest W7 size (1000000 for the full W7)"
     )
     result.add_argument("--scale-drain", type=int, default=10_000, help="messages W7 drains at each size")
-    result.add_argument("--memory", action="store_true", help="also report peak RSS of a draining consumer")
+    result.add_argument(
+        "--memory",
+        action="store_true",
+        help="also report the peak RSS of a draining consumer and of a streaming producer",
+    )
     result.add_argument(
         "--memory-max", type=int, default=100_000, help="largest memory size (10x the smaller)"
     )
     result.add_argument(
         "--send-command",
-        help="streaming producer to measure instead of the built-in one, "
-        "e.g. 'pgqrs --dsn {dsn} --schema {schema} message send {queue} -'",
+        help="streaming producer command for --memory, with {dsn} {schema} {queue} (default: "
+        "'python -m pgqrs ... message send QUEUE -' when the CLI is installed, else a stand-in)",
     )
     result.add_argument(
         "--compare",

@@ -66,6 +66,7 @@ def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool
                 "lock_time": 30.0,
                 "worker_id": worker.id,
                 "max_read_count": 5,
+                "message_type": None,  # newer dequeues filter on the payload type; extra keys are ignored
             }
             acknowledge: dict[str, Any] = {"ids": ids, "queue_id": queue.id, "worker_id": worker.id}
             parameters: dict[str, dict[str, Any]] = {
