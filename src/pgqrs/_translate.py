@@ -7,8 +7,7 @@ quote the connection string (password included) in it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import types
 
 import psycopg
 import psycopg_pool
@@ -38,30 +37,51 @@ def _masked(exc: BaseException, dsn: str) -> str:
     return text
 
 
-@contextlib.contextmanager
-def translate(dsn: str, schema: str, timeout: float) -> Iterator[None]:
-    """Turn psycopg and pool errors raised inside the block into `pgqrs.errors` types."""
-    try:
-        yield
-    except errors.PgqrsError:
-        raise
-    except psycopg_pool.PoolTimeout as exc:
+class translate:
+    """Turn psycopg and pool errors raised inside the block into `pgqrs.errors` types.
+
+    A class rather than a generator-based context manager: it is entered on every call, and
+    this costs a fraction of contextlib's machinery.
+    """
+
+    __slots__ = ("_dsn", "_schema", "_timeout")
+
+    def __init__(self, dsn: str, schema: str, timeout: float) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(exc, errors.PgqrsError) or not isinstance(exc, psycopg.Error):
+            return
+        raise _translated(exc, self._dsn, self._schema, self._timeout) from exc
+
+
+def _translated(exc: psycopg.Error, dsn: str, schema: str, timeout: float) -> errors.PgqrsError:
+    if isinstance(exc, psycopg_pool.PoolTimeout):
         _masked(exc, dsn)
         error = errors.DatabaseError(
             f"no database connection available within {timeout:g}s (connection_timeout_seconds); "
             "is the server reachable and the pool large enough?"
         )
         error.connection_lost = True
-        raise error from exc
-    except (sqlstate_errors.UndefinedTable, sqlstate_errors.InvalidSchemaName) as exc:
+        return error
+    if isinstance(exc, (sqlstate_errors.UndefinedTable, sqlstate_errors.InvalidSchemaName)):
         _masked(exc, dsn)
-        raise errors.SchemaError(
+        return errors.SchemaError(
             f"pgqrs is not installed in schema {schema!r} ({exc.diag.message_primary}); "
             f"run `pgqrs --schema {schema} install` or PgqrsAdmin.install()"
-        ) from exc
-    except sqlstate_errors.InsufficientPrivilege as exc:
-        raise errors.PermissionDenied(_masked(exc, dsn), sqlstate=exc.sqlstate) from exc
-    except psycopg.Error as exc:
-        error = errors.DatabaseError(_masked(exc, dsn), sqlstate=exc.sqlstate)
-        error.connection_lost = connection_lost(exc)
-        raise error from exc
+        )
+    if isinstance(exc, sqlstate_errors.InsufficientPrivilege):
+        return errors.PermissionDenied(_masked(exc, dsn), sqlstate=exc.sqlstate)
+    database_error = errors.DatabaseError(_masked(exc, dsn), sqlstate=exc.sqlstate)
+    database_error.connection_lost = connection_lost(exc)
+    return database_error

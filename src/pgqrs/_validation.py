@@ -28,6 +28,29 @@ _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _not_serializable(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The stdlib's C encoder, built once with the settings of `_encoder` (JSONEncoder.encode builds
+# one per call). Circular structures end in RecursionError instead of ValueError: both are caught.
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+# Arguments: markers, default, encoder, indent, key and item separators, sort_keys, skipkeys, allow_nan.
+_encode_chunks = (
+    None
+    if _c_encoder is None
+    else _c_encoder(
+        None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
+def _dumps(payload: Any) -> str:
+    if _encode_chunks is None:
+        return _encoder.encode(payload)
+    return "".join(_encode_chunks(payload, 0))
+
+
 def schema_name(value: object, source: str = "schema") -> str:
     """Return `value` if it is a safe schema name, else raise `ValidationError`."""
     if not isinstance(value, str) or not _SCHEMA_NAME.match(value):
@@ -94,7 +117,7 @@ def encode_payload(payload: Any, max_bytes: int, position: int | None = None) ->
     """Return the payload as JSON text that PostgreSQL's jsonb accepts, or raise `ValidationError`."""
     where = "" if position is None else f" (item {position})"
     try:
-        text = _encoder.encode(payload)
+        text = _dumps(payload)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.ValidationError(f"payload{where} is not valid JSON: {exc}") from None
     try:
@@ -103,11 +126,18 @@ def encode_payload(payload: Any, max_bytes: int, position: int | None = None) ->
         raise errors.ValidationError(
             f"payload{where} contains a lone surrogate character, which JSON in PostgreSQL refuses"
         ) from None
-    if _ESCAPED_NUL.search(text):
+    if "\\u0000" in text and _ESCAPED_NUL.search(text):
         raise errors.ValidationError(f"payload{where} contains a NUL character (\\u0000)")
     if size > max_bytes:
         raise errors.ValidationError(f"payload{where} is {size} bytes, over max_payload_bytes={max_bytes}")
     return text
+
+
+def payload_list(payloads: Iterable[Any]) -> list[Any]:
+    """Return the payloads of a batch as a list (read once), refusing a single value."""
+    if isinstance(payloads, (str, bytes, dict)):
+        raise errors.ValidationError("payloads must be a sequence of JSON values, not a single value")
+    return list(payloads)
 
 
 def encode_payloads(payloads: Iterable[Any], max_bytes: int) -> list[str]:

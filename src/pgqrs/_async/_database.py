@@ -89,10 +89,33 @@ class Database:
         return self._queries[name].text
 
     async def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[Row]:
-        """Run a named query and return all its rows (none for statements without results)."""
-        async with self.connection() as connection:
-            cursor = await connection.execute(self._queries[name].text, params)
-            return await cursor.fetchall() if cursor.description else []
+        """Run a named query and return all its rows (none for statements without results).
+
+        The hot path of every call: `connection()` inlined, with the pool's getconn/putconn in
+        place of its context manager (one statement in autocommit needs no transaction block).
+        """
+        query = self._queries[name].text
+        fired = False
+        try:
+            with _translate.translate(self._dsn, self.schema, self._timeout):
+                connection = await self.pool.getconn()
+                try:
+                    token = _watchdog.arm(connection, self._timeout)
+                    try:
+                        cursor = await connection.execute(query, params)
+                        # rownumber is None without a result set; `description` would build Column objects.
+                        return await cursor.fetchall() if cursor.rownumber is not None else []
+                    finally:
+                        fired = _watchdog.disarm(token)
+                finally:
+                    await self.pool.putconn(connection)
+        except errors.DatabaseError as error:
+            if fired:
+                raise _timed_out(self._timeout) from error
+            if error.connection_lost:
+                with contextlib.suppress(Exception):
+                    await self.pool.check()
+            raise
 
     async def fetch_one(self, name: str, params: dict[str, Any] | None = None) -> Row | None:
         """Run a named query and return its first row, or None."""

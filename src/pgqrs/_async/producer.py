@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,8 +65,9 @@ class Producer:
             "delay": _validation.seconds(delay, "delay"),
         }
         await self._pace(1)
-        rows = await self._insert("message_enqueue", params)
-        return models.QueueMessage(*rows[0])
+        rows = await self._insert("message_enqueue_assigned", params)
+        msg_id, enqueued_at, vt = rows[0]
+        return models.QueueMessage(msg_id, self.queue_info.id, payload, enqueued_at, vt, 0, None, None)
 
     async def batch_enqueue(self, payloads: Iterable[Any], delay: Any = 0) -> list[models.QueueMessage]:
         """Add many messages in one statement: all or none, returned in input order.
@@ -73,17 +75,21 @@ class Producer:
         Raises:
             ValidationError: Any payload is invalid (naming its position); nothing is written.
         """
-        encoded = _validation.encode_payloads(payloads, self.config.max_payload_bytes)
+        items = _validation.payload_list(payloads)
+        encoded = _validation.encode_payloads(items, self.config.max_payload_bytes)
         seconds = _validation.seconds(delay, "delay")
         if not encoded:
             return []
         await self._pace(len(encoded))
         params = {"queue_id": self.queue_info.id, "payloads": encoded, "delay": seconds}
         rows = await self._insert("message_enqueue_batch", params)
-        messages = [models.QueueMessage(*row) for row in rows]
         # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
-        messages.sort(key=lambda message: message.id)
-        return messages
+        rows.sort(key=operator.itemgetter(0))
+        queue_id = self.queue_info.id
+        return [
+            models.QueueMessage(msg_id, queue_id, payload, enqueued_at, vt, 0, None, None)
+            for (msg_id, enqueued_at, vt), payload in zip(rows, items, strict=True)
+        ]
 
     async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Postpone a message of this queue by `duration`, whoever holds it; False if it is gone."""

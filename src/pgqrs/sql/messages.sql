@@ -7,13 +7,21 @@ INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
 VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
 RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id;
 
+-- name: message_enqueue_assigned :one
+-- The producer's insert: it knows every other column (its queue, its payload, read_ct 0, no
+-- lease), so only what the server assigns comes back; the payload is not sent back and decoded.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
+VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
+RETURNING id, enqueued_at, vt;
+
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids follow input order (ORDER BY position).
+-- The payload array is sent in binary format: no array quoting or escaping on either side.
 INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
 SELECT %(queue_id)s, input.payload::jsonb, now() + make_interval(secs => %(delay)s)
-FROM unnest(%(payloads)s::text[]) WITH ORDINALITY AS input (payload, position)
+FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
 ORDER BY input.position
-RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id;
+RETURNING id, enqueued_at, vt;
 
 -- name: message_dequeue :many
 -- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold.

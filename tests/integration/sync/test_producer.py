@@ -12,8 +12,13 @@ import pytest
 from pgqrs import sync as pgqrs
 
 
-def test_enqueue_returns_the_stored_message(producer: pgqrs.Producer, queue: pgqrs.QueueInfo) -> None:
+def test_enqueue_returns_the_stored_message(
+    producer: pgqrs.Producer, queue: pgqrs.QueueInfo, admin: pgqrs.PgqrsAdmin
+) -> None:
     message = producer.enqueue({"task": "email", "to": ["a", "b"], "n": 1.5, "ok": None})
+    assert admin.messages.get(message.id) == message
+    batch = producer.batch_enqueue([{"i": 1}, [2, "two"], "three", 4.5], delay=30)
+    assert [admin.messages.get(item.id) for item in batch] == batch
     assert message.queue_id == queue.id
     assert message.payload == {"task": "email", "to": ["a", "b"], "n": 1.5, "ok": None}
     assert (message.read_ct, message.dequeued_at, message.worker_id) == (0, None, None)
