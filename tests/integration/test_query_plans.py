@@ -1,0 +1,19 @@
+"""At 100k waiting messages the dequeue and the acknowledgements are index scans, never a seq scan.
+
+A schema change that dropped or reordered pgqrs_messages_dequeue_idx would turn every dequeue into
+a scan of the whole table (what makes the Rust pgqrs slow down with its backlog): this catches it.
+"""
+
+from __future__ import annotations
+
+from benchmarks import plans
+
+
+def test_dequeue_and_acks_use_their_indexes(dsn: str, schema: str) -> None:
+    found = plans.dequeue_and_ack_plans(dsn, schema)
+    assert set(found) == {"message_dequeue", "message_delete_owned", "archive_move"}
+    for name, plan in found.items():
+        assert "Seq Scan on pgqrs_messages" not in plan, f"{name}:\n{plan}"
+    assert "pgqrs_messages_dequeue_idx" in found["message_dequeue"], found["message_dequeue"]
+    for name in ("message_delete_owned", "archive_move"):
+        assert "Index" in found[name] and "pgqrs_messages" in found[name], found[name]
