@@ -15,6 +15,9 @@ import os
 import shlex
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from benchmarks.payloads import BATCH_SIZE, json_lines
 from pgqrs import sync as pgqrs_sync
 
 _WRITE_LINES = 1_000
+_ATTEMPTS = 5
 
 
 def _child_environment() -> dict[str, str]:
@@ -53,7 +57,7 @@ def send_command() -> str | None:
 def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int) -> int:
     """Return the peak RSS (KiB) of a child consumer draining `count` messages."""
     environment.reset_pgqrs()
-    queue = admin.create_queue(f"memory-drain-{count}")
+    queue = admin.create_queue(f"memory-drain-{count}-{uuid.uuid4().hex[:6]}")
     environment.fill_pgqrs(queue.id, count)
     command = [
         sys.executable,
@@ -77,7 +81,7 @@ def producer_peak(
 ) -> int:
     """Return the peak RSS (KiB) of a child producer fed `count` JSON lines on stdin."""
     environment.reset_pgqrs()
-    queue = admin.create_queue(f"memory-send-{count}")
+    queue = admin.create_queue(f"memory-send-{count}-{uuid.uuid4().hex[:6]}")
     fields = {"dsn": environment.dsn, "schema": environment.schema, "queue": queue.queue_name}
     command = (
         shlex.split(template.format(**fields))
@@ -101,13 +105,16 @@ def producer_peak(
     )
     assert process.stdin is not None
     lines: list[bytes] = []
-    for line in json_lines(count):
-        lines.append(line)
-        if len(lines) == _WRITE_LINES:
-            process.stdin.write(b"".join(lines))
-            lines.clear()
-    process.stdin.write(b"".join(lines))
-    process.stdin.close()
+    try:
+        for line in json_lines(count):
+            lines.append(line)
+            if len(lines) == _WRITE_LINES:
+                process.stdin.write(b"".join(lines))
+                lines.clear()
+        process.stdin.write(b"".join(lines))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # the producer died: _finish reports why
     _, peak = _finish(process, "memory producer")
     expect(f"memory producer of {count}: messages stored", environment.pgqrs_messages(queue.id), count)
     return peak
@@ -120,24 +127,54 @@ def measure(environment: Environment, sizes: tuple[int, ...], template: str | No
     a stand-in that reads JSON lines the same way and calls `batch_enqueue` per 100.
     """
     template = template or send_command()
-    with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
-        consumer = {size: consumer_peak(environment, admin, size) for size in sizes}
-        producer = {size: producer_peak(environment, admin, size, template) for size in sizes}
-    environment.reset_pgqrs()
     sender = "pgqrs message send -" if template else "stand-in producer"
-    return {
-        role: {"peak_rss_kib": peaks, "growth_kib": peaks[sizes[-1]] - peaks[sizes[0]]}
-        for role, peaks in (("consumer (drain, batch 100)", consumer), (f"producer ({sender})", producer))
-    }
+    report: dict[str, Any] = {}
+    with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
+        probes = (
+            ("consumer (drain, batch 100)", lambda size: consumer_peak(environment, admin, size)),
+            (f"producer ({sender})", lambda size: producer_peak(environment, admin, size, template)),
+        )
+        for role, probe in probes:
+            peaks = {size: _retried(environment, admin, probe, size) for size in sizes}
+            report[role] = {"peak_rss_kib": peaks, "growth_kib": peaks[sizes[-1]] - peaks[sizes[0]]}
+            print(f"memory {role}: {peaks}", file=sys.stderr, flush=True)
+    environment.reset_pgqrs()
+    return report
+
+
+def _retried(environment: Environment, admin: Any, probe: Callable[[int], int], size: int) -> int:
+    """Run one probe, again after a server restart (a shared server restarts under long probes)."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return probe(size)
+        except Exception as error:
+            if attempt == _ATTEMPTS - 1 or not getattr(error, "connection_lost", False):
+                raise
+            print(f"  memory probe of {size:,}: connection lost, again", file=sys.stderr, flush=True)
+            environment.reconnect()
+            admin.pool.check()
+    raise AssertionError("unreachable")
 
 
 def _drain(dsn: str, schema: str, queue_name: str) -> int:
-    config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema)
+    """Drain the queue; ride out a server restart (a lease lost with it comes back after 5 s)."""
+    config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema).replace(connection_timeout_seconds=120)
     delivered = 0
     with pgqrs_sync.PgqrsAdmin.connect(config) as admin:
         consumer = pgqrs_sync.Consumer(admin.pool, admin.get_queue(queue_name), config)
-        while messages := consumer.dequeue_batch(BATCH_SIZE):
-            delivered += sum(consumer.delete_batch([message.id for message in messages]))
+        while True:
+            try:
+                messages = consumer.dequeue_batch(BATCH_SIZE)
+                if messages:
+                    delivered += sum(consumer.delete_batch([message.id for message in messages]))
+                elif admin.queue_metrics(queue_name).total_messages == 0:
+                    break
+                else:
+                    time.sleep(1)  # leased messages whose acknowledgement was lost: wait for them
+            except pgqrs_sync.DatabaseError as error:
+                if not error.connection_lost:
+                    raise
+                time.sleep(2)
         consumer.close()
     return delivered
 
