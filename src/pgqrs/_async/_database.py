@@ -75,14 +75,18 @@ class Database:
                     finally:
                         fired = _watchdog.disarm(token)
         except errors.DatabaseError as error:
-            if fired:
-                raise _timed_out(self._timeout) from error
-            if error.connection_lost:
-                # Other idle connections likely died with this one (server restart): replace
-                # them now so the next call gets a working connection.
-                with contextlib.suppress(Exception):
-                    await self.pool.check()
+            await self._failed(error, fired)
             raise
+
+    async def _failed(self, error: errors.DatabaseError, fired: bool) -> None:
+        """Handle a failed call: report a deadline as such, and recover the pool after a loss."""
+        if fired:
+            raise _timed_out(self._timeout) from error
+        if error.connection_lost:
+            # Other idle connections likely died with this one (server restart): replace them
+            # now so the next call gets a working connection.
+            with contextlib.suppress(Exception):
+                await self.pool.check()
 
     def sql(self, name: str) -> bytes:
         """Return the composed text of a named query."""
@@ -110,11 +114,7 @@ class Database:
                 finally:
                     await self.pool.putconn(connection)
         except errors.DatabaseError as error:
-            if fired:
-                raise _timed_out(self._timeout) from error
-            if error.connection_lost:
-                with contextlib.suppress(Exception):
-                    await self.pool.check()
+            await self._failed(error, fired)
             raise
 
     async def fetch_one(self, name: str, params: dict[str, Any] | None = None) -> Row | None:
