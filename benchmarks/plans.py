@@ -11,6 +11,7 @@ statement runs inside a transaction that is rolled back. The filled messages are
 
 from __future__ import annotations
 
+import datetime
 import sys
 import uuid
 from typing import Any
@@ -63,10 +64,9 @@ def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool
             dequeue: dict[str, Any] = {
                 "queue_id": queue.id,
                 "limit": 100,
-                "lock_time": 30.0,
+                "lock_time": datetime.timedelta(seconds=30),
                 "worker_id": worker.id,
-                "max_read_count": 5,
-                "message_type": None,  # newer dequeues filter on the payload type; extra keys are ignored
+                "message_type": None,
             }
             acknowledge: dict[str, Any] = {"ids": ids, "queue_id": queue.id, "worker_id": worker.id}
             parameters: dict[str, dict[str, Any]] = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import socket
@@ -88,22 +89,52 @@ class Consumer:
         params = {
             "queue_id": self.queue_info.id,
             "limit": limit,
-            "lock_time": seconds,
+            # An interval, so the server adds exactly what the caller asked (microseconds).
+            "lock_time": datetime.timedelta(seconds=seconds),
             "worker_id": worker,
-            "max_read_count": self.config.max_read_count,
             "message_type": message_type,
         }
         for _attempt in range(_DEQUEUE_ATTEMPTS):
             rows = self._database.fetch("message_dequeue", params)
-            leased = [models.QueueMessage(*row[:8]) for row in rows if not row[8]]
-            buried = len(rows) - len(leased)
-            if buried:
-                logger.warning(
-                    "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, buried
-                )
-            if leased or not buried:
+            leased, poisoned = self._sort_leases(rows, worker)
+            if not poisoned:
+                return leased
+            self._bury(poisoned)
+            if leased:
                 return leased
         return []
+
+    def _sort_leases(
+        self, rows: list[_database.Row], worker: int
+    ) -> tuple[list[models.QueueMessage], list[int]]:
+        """Split dequeued rows into messages to deliver and poison message ids (over max_read_count)."""
+        queue_id = self.queue_info.id
+        limit = self.config.max_read_count
+        leased: list[models.QueueMessage] = []
+        poisoned: list[int] = []
+        for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at in rows:
+            if limit and read_ct > limit:
+                poisoned.append(msg_id)
+            else:
+                leased.append(
+                    models.QueueMessage(
+                        msg_id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker
+                    )
+                )
+        return leased, poisoned
+
+    def _bury(self, msg_ids: list[int]) -> None:
+        """Move poison messages this consumer just leased to the archive, with their reason."""
+        params = {
+            "ids": msg_ids,
+            "queue_id": self.queue_info.id,
+            "worker_id": self.worker_id,
+            "max_read_count": self.config.max_read_count,
+        }
+        buried = self._database.fetch("message_bury", params)
+        logger.warning(
+            "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, len(buried)
+        )
 
     def delete(self, msg_id: int) -> bool:
         """Delete a message this consumer holds; False if it does not hold it (or it is gone)."""

@@ -25,45 +25,43 @@ RETURNING id, enqueued_at, vt;
 
 -- name: message_dequeue :many
 -- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold.
--- A candidate already delivered `max_read_count` times is a poison message: it moves to the
--- archive with a reason instead (is_dead = true rows), in the same statement. `message_type`,
--- when not null, keeps payloads whose top-level "type" equals it (a filter within the range scan).
+-- Columns: id, payload, enqueued_at, vt, read_ct, dequeued_at (queue_id and worker_id are the
+-- caller's). The statement is kept lean, it is the hot path: a candidate already delivered
+-- max_read_count times is leased like any other and the consumer then buries it with
+-- message_bury (a crash in between only postpones that by one lease). `message_type`, when not
+-- null, keeps payloads whose top-level "type" equals it (a filter within the range scan).
 WITH candidates AS (
-    SELECT id, vt, read_ct FROM {schema}.pgqrs_messages
+    SELECT id, vt FROM {schema}.pgqrs_messages
     WHERE queue_id = %(queue_id)s AND vt <= now()
       AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
     ORDER BY vt, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-), dead AS (
-    DELETE FROM {schema}.pgqrs_messages m
-    USING candidates c
-    WHERE m.id = c.id AND %(max_read_count)s > 0 AND c.read_ct >= %(max_read_count)s
-    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id
-), buried AS (
-    INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
-                                        read_ct, worker_id, dead_letter_reason)
-    SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id,
-           'delivered ' || read_ct || ' times without acknowledgement (max_read_count = '
-           || %(max_read_count)s || ')'
-    FROM dead
 ), leased AS (
     UPDATE {schema}.pgqrs_messages m
-    SET vt = now() + make_interval(secs => %(lock_time)s),
-        read_ct = m.read_ct + 1,
-        dequeued_at = now(),
+    SET vt = now() + %(lock_time)s::interval, read_ct = m.read_ct + 1, dequeued_at = now(),
         worker_id = %(worker_id)s
     FROM candidates c
-    WHERE m.id = c.id AND NOT (%(max_read_count)s > 0 AND c.read_ct >= %(max_read_count)s)
-    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
-              c.vt AS visible_since
+    WHERE m.id = c.id
+    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, c.vt AS visible_since
 )
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, false AS is_dead,
-       visible_since
-FROM leased
-UNION ALL
-SELECT id, queue_id, NULL, enqueued_at, vt, read_ct, dequeued_at, worker_id, true, vt FROM dead
-ORDER BY is_dead, visible_since, id;
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at FROM leased ORDER BY visible_since, id;
+
+-- name: message_bury :many
+-- Poison messages (leased once more than max_read_count allows) move to the archive with a
+-- reason, in one statement; only rows this worker holds. read_ct there counts real deliveries.
+WITH dead AS (
+    DELETE FROM {schema}.pgqrs_messages
+    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+    RETURNING id, queue_id, payload, enqueued_at, read_ct - 1 AS deliveries
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
+                                    dead_letter_reason)
+SELECT id, queue_id, payload, enqueued_at, deliveries,
+       'delivered ' || deliveries || ' times without acknowledgement (max_read_count = '
+       || %(max_read_count)s || ')'
+FROM dead
+RETURNING original_msg_id;
 
 -- name: message_delete_owned :many
 -- Acknowledge by deletion: only rows of this queue leased by this worker (the lease holder).

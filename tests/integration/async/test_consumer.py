@@ -275,3 +275,27 @@ async def test_dequeue_filters_on_the_payload_type(
     untouched = await admin.messages.get(sent[1].id)
     assert (untouched.read_ct, untouched.worker_id) == (0, None)
     assert [message.id for message in await consumer.dequeue_batch(10)] == [sent[1].id, sent[2].id]
+
+
+async def test_payloads_come_back_exactly_whatever_their_numbers(
+    producer: pgqrs.Producer, consumer: pgqrs.Consumer
+) -> None:
+    # Decoding takes a fast path (orjson) except where it would change a value.
+    payloads = [
+        {"big": 123456789012345678901234567890, "negative": -(2**63) - 1},
+        {"float": 0.1, "tiny": 2.5e-8, "text": "café 😀"},
+        {"id": 7, "kind": "plain"},
+    ]
+    await producer.batch_enqueue(payloads)
+    received = [message.payload for message in await consumer.dequeue_batch(10)]
+    assert received == payloads
+    assert isinstance(received[0]["big"], int)
+
+
+async def test_lease_end_is_exact_to_the_microsecond(
+    producer: pgqrs.Producer, consumer: pgqrs.Consumer
+) -> None:
+    await producer.enqueue(1)
+    message = await consumer.dequeue(lock_time=datetime.timedelta(seconds=2, microseconds=345678))
+    assert message is not None and message.dequeued_at is not None
+    assert message.vt - message.dequeued_at == datetime.timedelta(seconds=2, microseconds=345678)
