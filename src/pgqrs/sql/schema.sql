@@ -1,4 +1,4 @@
--- pgqrs schema, version 1. The schema placeholder is filled with psycopg.sql.Identifier.
+-- pgqrs schema, version 2 (a version 1 install is upgraded in place: see the end). The schema placeholder is filled with psycopg.sql.Identifier.
 -- Hot queue tables get a lower fillfactor (HOT updates on every lease) and eager autovacuum:
 -- dead tuples from leases and acks are what slows Postgres queues down over time.
 
@@ -61,17 +61,27 @@ CREATE TABLE IF NOT EXISTS {schema}.pgqrs_archive (
     read_ct integer NOT NULL,
     archived_at timestamptz NOT NULL DEFAULT now(),
     processing_duration bigint,
+    -- The worker that acknowledged it, kept as history: not a foreign key, so removing a stale
+    -- worker does not erase who processed what, and archiving does no per-row worker check.
     worker_id bigint,
     dead_letter_reason text,
     CONSTRAINT pgqrs_archive_queue_id_fkey FOREIGN KEY (queue_id)
-        REFERENCES {schema}.pgqrs_queues (id) ON DELETE CASCADE,
-    CONSTRAINT pgqrs_archive_worker_id_fkey FOREIGN KEY (worker_id)
-        REFERENCES {schema}.pgqrs_workers (id) ON DELETE SET NULL
+        REFERENCES {schema}.pgqrs_queues (id) ON DELETE CASCADE
 ) WITH (autovacuum_vacuum_scale_factor = 0.02);
 
 CREATE INDEX IF NOT EXISTS pgqrs_archive_queue_id_idx ON {schema}.pgqrs_archive (queue_id, id);
 CREATE INDEX IF NOT EXISTS pgqrs_archive_original_msg_id_idx ON {schema}.pgqrs_archive (original_msg_id);
-CREATE INDEX IF NOT EXISTS pgqrs_archive_worker_id_idx ON {schema}.pgqrs_archive (worker_id)
-    WHERE worker_id IS NOT NULL;
 
-INSERT INTO {schema}.pgqrs_schema_version (version) VALUES (1) ON CONFLICT (version) DO NOTHING;
+-- Version 2: pgqrs_archive.worker_id is history, not a foreign key (see above). Upgrading a
+-- version 1 install drops the constraint and the index that only served it; once version 2 is
+-- recorded, install takes no table lock and needs no ownership for this step.
+DO $upgrade$
+BEGIN
+    IF NOT EXISTS (SELECT FROM {schema}.pgqrs_schema_version WHERE version = 2) THEN
+        ALTER TABLE {schema}.pgqrs_archive DROP CONSTRAINT IF EXISTS pgqrs_archive_worker_id_fkey;
+        DROP INDEX IF EXISTS {schema}.pgqrs_archive_worker_id_idx;
+    END IF;
+END
+$upgrade$;
+
+INSERT INTO {schema}.pgqrs_schema_version (version) VALUES (1), (2) ON CONFLICT (version) DO NOTHING;

@@ -31,6 +31,41 @@ async def test_install_creates_the_tables_and_is_idempotent(
     assert [queue.queue_name for queue in await admin.list_queues()] == ["kept"]
 
 
+async def test_install_upgrades_a_version_1_schema(
+    admin: pgqrs.PgqrsAdmin, raw: psycopg.Connection[tuple[object, ...]], schema: str
+) -> None:
+    # What version 1 had and version 2 dropped: the archive's worker foreign key and its index.
+    raw.execute(
+        f'ALTER TABLE "{schema}".pgqrs_archive ADD CONSTRAINT pgqrs_archive_worker_id_fkey '
+        f'FOREIGN KEY (worker_id) REFERENCES "{schema}".pgqrs_workers (id) ON DELETE SET NULL'
+    )
+    raw.execute(f'CREATE INDEX pgqrs_archive_worker_id_idx ON "{schema}".pgqrs_archive (worker_id)')
+    raw.execute(f'DELETE FROM "{schema}".pgqrs_schema_version WHERE version = 2')
+    with pytest.raises(pgqrs.SchemaError) as caught:
+        await admin.verify()
+    assert caught.value.problems == ["schema version is 1, this pgqrs expects 2 (install upgrades it)"]
+    await admin.install()
+    await admin.verify()
+    constraints = raw.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+        (f'"{schema}".pgqrs_archive',),
+    ).fetchall()
+    assert constraints == [("pgqrs_archive_queue_id_fkey",)]
+
+
+async def test_archive_keeps_the_worker_id_after_the_worker_is_removed(
+    admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo
+) -> None:
+    await pgqrs.Producer(admin.pool, queue).enqueue({"n": 1})
+    consumer = pgqrs.Consumer(admin.pool, queue)
+    message = await consumer.dequeue()
+    assert message is not None and await consumer.archive(message.id)
+    await consumer.close()
+    assert await admin.remove_stale_workers(0.0) == 1
+    record = await admin.archive.get_by_original_id(queue.id, message.id)
+    assert record.worker_id == consumer.worker_id
+
+
 async def test_install_into_a_missing_schema_names_it_and_the_fix(dsn: str) -> None:
     config = pgqrs.Config.from_dsn_with_schema(dsn, "pgqrs_no_such_schema")
     async with await pgqrs.PgqrsAdmin.connect(config) as admin:
