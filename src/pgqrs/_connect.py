@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import conninfo
 
-from pgqrs import _json
+from pgqrs import _decoding
 from pgqrs import config as config_module
 
 
@@ -30,8 +30,8 @@ def connection_kwargs(config: config_module.Config) -> dict[str, Any]:
         "keepalives_idle": 10,
         "keepalives_interval": 5,
         "keepalives_count": 3,
-        # Payloads decode through pgqrs._json (faster, same values); copied per connection.
-        "context": _json.ADAPTERS,
+        # Payloads decode through pgqrs._decoding (faster, same values); copied per connection.
+        "context": _decoding.ADAPTERS,
     }
     if "application_name" not in _dsn_settings(config.dsn):
         # Lets operators find pgqrs sessions in pg_stat_activity.

@@ -6,7 +6,7 @@ a scan of the whole table (what makes the Rust pgqrs slow down with its backlog)
 
 from __future__ import annotations
 
-from benchmarks import plans
+from pgqrs.bench import plans
 
 
 def test_dequeue_and_acks_use_their_indexes(dsn: str, schema: str) -> None:

@@ -19,6 +19,7 @@ import typer
 import pgqrs
 from pgqrs.cli import (
     archive_commands,
+    bench_command,
     demo_command,
     failures,
     logs,
@@ -67,6 +68,7 @@ app = typer.Typer(
 schema_commands.register(app)
 demo_command.register(app)
 roles_command.register(app)
+bench_command.register(app)
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")

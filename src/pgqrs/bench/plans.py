@@ -6,7 +6,7 @@ queue with 100k messages (server-side), and returns the plan text of ``message_d
 a registered worker. Plans are from plain EXPLAIN (nothing runs); with ``analyze=True`` each
 statement runs inside a transaction that is rolled back. The filled messages are removed after.
 
-    python -m benchmarks.plans [DSN] [--analyze]    prints the three plans (in a schema of its own)
+    python -m pgqrs.bench.plans [DSN] [--analyze]    prints the three plans (in a schema of its own)
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from benchmarks.payloads import SERVER_PAYLOAD
 from pgqrs import _queries, config, models
 from pgqrs import sync as pgqrs_sync
+from pgqrs.bench.payloads import SERVER_PAYLOAD
 
 ROWS = 100_000
 PLANNED = ("message_dequeue", "message_delete_owned", "archive_move")

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.options import TITLES
+from pgqrs.bench.options import TITLES
 
 
 @dataclasses.dataclass
@@ -138,7 +138,7 @@ def show(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> No
         table.add_column(name, justify="left" if name in ("workload", "what", "process") else "right")
     for row in rows:
         table.add_row(*row)
-    Console(width=400).print(table)  # natural width: never wrap cells
+    Console().print(table)  # the terminal's width (COLUMNS when not a terminal): cells wrap to fit
 
 
 def _version(distribution: str) -> str | None:

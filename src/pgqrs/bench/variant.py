@@ -1,7 +1,7 @@
 """Make an importable copy of pgqrs under another package name, to measure a change side by side.
 
-    python -m benchmarks.variant /tmp/pgqrs-exp pgqrs_exp [--source src/pgqrs] [--patch change.diff]
-    PYTHONPATH=/tmp/pgqrs-exp python -m benchmarks --compare pgqrs_exp
+    python -m pgqrs.bench.variant /tmp/pgqrs-exp pgqrs_exp [--source src/pgqrs] [--patch change.diff]
+    PYTHONPATH=/tmp/pgqrs-exp pgqrs bench --compare pgqrs_exp
 
 The copy's own imports are renamed, so the unmodified `pgqrs` and the variant load in one process
 and the harness interleaves them in the same run. A patch (made against src/pgqrs, paths
@@ -27,7 +27,7 @@ def make(destination: Path, name: str, source: Path, patch: Path | None = None) 
     package = destination / name
     if package.exists():
         shutil.rmtree(package)
-    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__", "cli", "demo.py"))
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__", "cli", "bench", "demo.py"))
     if patch is not None:
         subprocess.run(["patch", "-p1", "-s", "-d", str(package), "-i", str(patch.resolve())], check=True)
     for path in package.rglob("*.py"):
@@ -41,10 +41,10 @@ def make(destination: Path, name: str, source: Path, patch: Path | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.variant", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pgqrs.bench.variant", description=__doc__)
     parser.add_argument("destination", type=Path, help="folder to put on PYTHONPATH")
     parser.add_argument("name", help="package name of the copy, e.g. pgqrs_exp")
-    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parent.parent / "src/pgqrs")
+    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--patch", type=Path, help="unified diff to apply to the copy (-p1, from src/pgqrs)")
     arguments = parser.parse_args(argv)
     print(make(arguments.destination, arguments.name, arguments.source, arguments.patch))

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import psycopg
 
-from benchmarks.targets import Target
+from pgqrs.bench.targets import Target
 
 _ATTEMPTS = 3
 ResultT = TypeVar("ResultT")

@@ -1,10 +1,10 @@
 """Peak RSS of a consumer draining N messages and of a producer streaming N JSON lines.
 
-Each is a child process measured with ``os.wait4`` (its ``ru_maxrss``), at two sizes: a flat
+Each is a child process measured by its VmHWM (or ``os.wait4``'s ``ru_maxrss``), at two sizes: a flat
 peak means memory does not grow with the number of messages processed.
 
-    python -m benchmarks.memory drain DSN SCHEMA QUEUE    (child: drain, print the count)
-    python -m benchmarks.memory send DSN SCHEMA QUEUE     (child: JSON lines on stdin)
+    python -m pgqrs.bench.memory drain DSN SCHEMA QUEUE    (child: drain, print the count)
+    python -m pgqrs.bench.memory send DSN SCHEMA QUEUE     (child: JSON lines on stdin)
 """
 
 from __future__ import annotations
@@ -15,34 +15,65 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.environment import ChildFailed, Environment, expect
-from benchmarks.payloads import BATCH_SIZE, json_lines
 from pgqrs import sync as pgqrs_sync
+from pgqrs.bench.environment import ChildFailed, Environment, expect
+from pgqrs.bench.payloads import BATCH_SIZE, json_lines
 
 _WRITE_LINES = 1_000
 _ATTEMPTS = 5
 
 
 def _child_environment() -> dict[str, str]:
-    paths = [str(Path(__file__).resolve().parent.parent), *sys.path]
+    paths = [str(Path(__file__).resolve().parents[2]), *sys.path]  # the folder holding pgqrs
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
 
 
+def _high_water_kib(pid: int) -> int | None:
+    """Return VmHWM of a live process (KiB): the peak of its own memory since its exec."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[bytes, int]:
-    """Wait for the child; return (what it printed, its peak RSS in KiB)."""
+    """Wait for the child; return (what it printed, its peak RSS in KiB).
+
+    ru_maxrss from wait4 is not enough on its own: Linux carries the parent's peak over the fork
+    and exec, so a child of a big harness looks as big as it. Where /proc exists, VmHWM (the
+    exec'd image's own peak) is sampled until the child exits and preferred.
+    """
     assert process.stdout is not None
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            value = _high_water_kib(process.pid)
+            if value is not None:
+                samples.append(value)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise ChildFailed(f"{what} exited with {process.returncode}: {output.decode(errors='replace')}")
-    return output, usage.ru_maxrss
+    return output, max(samples) if samples else usage.ru_maxrss
 
 
 def send_command() -> str | None:
@@ -62,7 +93,7 @@ def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count:
     command = [
         sys.executable,
         "-m",
-        "benchmarks.memory",
+        "pgqrs.bench.memory",
         "drain",
         environment.dsn,
         environment.schema,
@@ -89,7 +120,7 @@ def producer_peak(
         else [
             sys.executable,
             "-m",
-            "benchmarks.memory",
+            "pgqrs.bench.memory",
             "send",
             environment.dsn,
             environment.schema,

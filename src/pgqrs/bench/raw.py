@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from benchmarks.library import BATCHES_PER_STEP, ENQUEUES_PER_STEP, SINGLE_CONSUMES_PER_STEP
+from pgqrs.bench.library import BATCHES_PER_STEP, ENQUEUES_PER_STEP, SINGLE_CONSUMES_PER_STEP
 
 ENQUEUE = "INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURNING id"
 ENQUEUE_BATCH = "INSERT INTO {schema}.raw_messages (payload) SELECT * FROM unnest(%s::jsonb[]) RETURNING id"

@@ -1,4 +1,4 @@
-"""Command-line options of the harness (``python -m benchmarks --help``)."""
+"""Command-line options of the harness (``pgqrs bench --help``)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _messages(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     result = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="pgqrs bench",
         description="pgqrs against a hand-written raw-SQL queue, interleaved (docs/performance.md).",
     )
     result.add_argument(
@@ -116,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PACKAGE",
-        help="also measure a pgqrs copy importable as PACKAGE (see benchmarks.variant)",
+        help="also measure a pgqrs copy importable as PACKAGE (see pgqrs.bench.variant)",
     )
     result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"

@@ -12,9 +12,9 @@ import importlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from benchmarks import library, parallel, raw
-from benchmarks.environment import Environment, expect
-from benchmarks.payloads import BATCH_SIZE, chunks, payloads
+from pgqrs.bench import library, parallel, raw
+from pgqrs.bench.environment import Environment, expect
+from pgqrs.bench.payloads import BATCH_SIZE, chunks, payloads
 
 CONSUME = frozenset({"W3", "W3a", "W4", "W5", "W7"})
 

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import memory, report, timing
-from benchmarks.environment import DeliveryError, Environment
-from benchmarks.options import Options, parse
-from benchmarks.report import Series
-from benchmarks.targets import AsyncTarget, RawTarget, SyncTarget, Target
 from pgqrs import _dsn
+from pgqrs.bench import memory, report, timing
+from pgqrs.bench.environment import DeliveryError, Environment
+from pgqrs.bench.options import Options, parse
+from pgqrs.bench.report import Series
+from pgqrs.bench.targets import AsyncTarget, RawTarget, SyncTarget, Target
 
 
 def measure_workloads(

@@ -16,8 +16,8 @@ import time
 import traceback
 from typing import Any
 
-from benchmarks.environment import ChildFailed
-from benchmarks.payloads import BATCH_SIZE
+from pgqrs.bench.environment import ChildFailed
+from pgqrs.bench.payloads import BATCH_SIZE
 
 _START_TIMEOUT_SECONDS = 120
 _RUN_TIMEOUT_SECONDS = 1800
@@ -73,7 +73,7 @@ def _consume(job: Job, barrier: Any, results: Any) -> None:
 
 
 def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
-    from benchmarks import library, raw
+    from pgqrs.bench import library, raw
 
     queue = raw.RawQueue(job.dsn, job.schema)
     seen: list[int] = []
@@ -86,7 +86,7 @@ def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
 
 
 def _consume_sync(job: Job, barrier: Any) -> tuple[list[int], float]:
-    from benchmarks import library
+    from pgqrs.bench import library
 
     pgqrs_sync: Any = importlib.import_module(f"{job.package}.sync")
     config = pgqrs_sync.Config.from_dsn_with_schema(job.dsn, job.schema).replace(max_connections=2)
@@ -102,7 +102,7 @@ def _consume_sync(job: Job, barrier: Any) -> tuple[list[int], float]:
 
 
 async def _consume_async(job: Job, barrier: Any) -> tuple[list[int], float]:
-    from benchmarks import library
+    from pgqrs.bench import library
 
     pgqrs: Any = importlib.import_module(job.package)
     config = pgqrs.Config.from_dsn_with_schema(job.dsn, job.schema).replace(max_connections=2)

@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from benchmarks.payloads import SERVER_PAYLOAD
 from pgqrs import config as config_module
+from pgqrs.bench.payloads import SERVER_PAYLOAD
 
 RAW_TABLES = """
 CREATE TABLE {schema}.raw_messages (

@@ -1,4 +1,4 @@
-"""pgqrs._json.loads: the fast path must give exactly what json.loads gives, or not be taken."""
+"""pgqrs._decoding.loads: the fast path must give exactly what json.loads gives, or not be taken."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pgqrs import _json
+from pgqrs import _decoding
 
 DOCUMENTS = [
     b'{"id": 1, "kind": "bench", "body": "xxxx", "attempt": 0}',
@@ -25,16 +25,16 @@ DOCUMENTS = [
 
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_loads_equals_the_standard_library(document: bytes) -> None:
-    assert _json.loads(document) == json.loads(document)
-    assert type(_json.loads(document)) is type(json.loads(document))
+    assert _decoding.loads(document) == json.loads(document)
+    assert type(_decoding.loads(document)) is type(json.loads(document))
 
 
 def test_numbers_beyond_a_double_decode_as_the_standard_library_does() -> None:
-    assert _json.loads(b"1e400") == math.inf
+    assert _decoding.loads(b"1e400") == math.inf
 
 
 def test_text_input_is_accepted() -> None:
-    assert _json.loads('{"a": [1, 2]}') == {"a": [1, 2]}
+    assert _decoding.loads('{"a": [1, 2]}') == {"a": [1, 2]}
 
 
 json_values = st.recursive(
@@ -47,4 +47,4 @@ json_values = st.recursive(
 @given(json_values)
 def test_any_document_decodes_to_the_same_value(value: object) -> None:
     document = json.dumps(value).encode()
-    assert _json.loads(document) == json.loads(document)
+    assert _decoding.loads(document) == json.loads(document)
