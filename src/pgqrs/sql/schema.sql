@@ -84,4 +84,4 @@ BEGIN
 END
 $upgrade$;
 
-INSERT INTO {schema}.pgqrs_schema_version (version) VALUES (1), (2) ON CONFLICT (version) DO NOTHING;
+INSERT INTO {schema}.pgqrs_schema_version (version) VALUES (2) ON CONFLICT (version) DO NOTHING;

@@ -40,7 +40,7 @@ async def test_install_upgrades_a_version_1_schema(
         f'FOREIGN KEY (worker_id) REFERENCES "{schema}".pgqrs_workers (id) ON DELETE SET NULL'
     )
     raw.execute(f'CREATE INDEX pgqrs_archive_worker_id_idx ON "{schema}".pgqrs_archive (worker_id)')
-    raw.execute(f'DELETE FROM "{schema}".pgqrs_schema_version WHERE version = 2')
+    raw.execute(f'UPDATE "{schema}".pgqrs_schema_version SET version = 1 WHERE version = 2')
     with pytest.raises(pgqrs.SchemaError) as caught:
         await admin.verify()
     assert caught.value.problems == ["schema version is 1, this pgqrs expects 2 (install upgrades it)"]
