@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pgqrs import config as config_module
 from pgqrs.bench.library import BATCHES_PER_STEP, ENQUEUES_PER_STEP, SINGLE_CONSUMES_PER_STEP
 
 ENQUEUE = "INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURNING id"
@@ -43,7 +44,11 @@ class RawQueue:
     """The baseline queue on one autocommit connection."""
 
     def __init__(self, dsn: str, schema: str) -> None:
-        self.connection: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+        # Prepared like pgqrs's own connections: psycopg's default, off behind a transaction pooler.
+        prepare = 5 if config_module.Config.from_dsn(dsn).use_prepared_statements else None
+        self.connection: psycopg.Connection[Any] = psycopg.connect(
+            dsn, autocommit=True, prepare_threshold=prepare
+        )
         identifier = sql.Identifier(schema)
         self._enqueue, self._enqueue_batch, self._dequeue, self._delete, self._archive = (
             sql.SQL(text).format(schema=identifier).as_bytes(self.connection)
