@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -138,7 +139,9 @@ def show(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> No
         table.add_column(name, justify="left" if name in ("workload", "what", "process") else "right")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)  # the terminal's width (COLUMNS when not a terminal): cells wrap to fit
+    # A terminal's width (or COLUMNS): cells wrap to fit. Piped output keeps the natural width.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 400
+    Console(width=width).print(table)
 
 
 def _version(distribution: str) -> str | None:
