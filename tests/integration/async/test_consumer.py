@@ -224,6 +224,23 @@ async def test_poison_message_is_dead_lettered_after_max_read_count(
     assert (await admin.queue_metrics("jobs")).dead_letter_count == 1
 
 
+async def test_a_poison_message_leased_but_never_buried_is_buried_by_the_next_dequeue(
+    admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo, dsn: str
+) -> None:
+    # As if a consumer leased it past max_read_count and died before its burial statement.
+    poison = await pgqrs.Producer(admin.pool, queue).enqueue({"poison": True})
+    with support.connect(dsn) as raw:
+        raw.execute(
+            f'UPDATE "{admin.schema}".pgqrs_messages SET read_ct = 3, vt = now() WHERE id = %s',
+            (poison.id,),
+        )
+    consumer = pgqrs.Consumer(admin.pool, queue, admin.config.replace(max_read_count=2))
+    assert await consumer.dequeue() is None
+    record = await admin.archive.get_by_original_id(queue.id, poison.id)
+    assert record.dead_letter_reason is not None
+    assert (await admin.queue_metrics("jobs")).total_messages == 0
+
+
 async def test_max_read_count_zero_never_dead_letters(
     admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo
 ) -> None:
