@@ -1,4 +1,5 @@
--- pgqrs schema, version 2 (a version 1 install is upgraded in place: see the end). The schema placeholder is filled with psycopg.sql.Identifier.
+-- pgqrs schema, version 2 (install upgrades a version 1 schema in place: see the end).
+-- The schema placeholder is filled with psycopg.sql.Identifier.
 -- Hot queue tables get a lower fillfactor (HOT updates on every lease) and eager autovacuum:
 -- dead tuples from leases and acks are what slows Postgres queues down over time.
 
