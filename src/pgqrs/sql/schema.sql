@@ -1,7 +1,8 @@
 -- pgqrs schema, version 2 (install upgrades a version 1 schema in place: see the end).
 -- The schema placeholder is filled with psycopg.sql.Identifier.
--- Hot queue tables get a lower fillfactor (HOT updates on every lease) and eager autovacuum:
--- dead tuples from leases and acks are what slows Postgres queues down over time.
+-- Hot queue tables get a lower fillfactor (room for a lease's new row version on the same page;
+-- leases change vt, which is indexed, so they are not HOT updates) and eager autovacuum: dead
+-- tuples from leases and acks are what slows Postgres queues down over time.
 
 CREATE TABLE IF NOT EXISTS {schema}.pgqrs_schema_version (
     version integer PRIMARY KEY,
