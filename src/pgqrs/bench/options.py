@@ -11,6 +11,7 @@ from pathlib import Path
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKLOADS = ("W1", "W2", "W3", "W3a", "W4", "W5")
 APIS = ("sync", "async")
+PEER_NAMES = ("pgqueuer",)  # pgqrs.bench.peers.PEERS
 TITLES = {
     "W1": "enqueue x1",
     "W2": "batch_enqueue 100",
@@ -43,6 +44,7 @@ class Options:
     memory_sizes: tuple[int, ...]
     send_command: str | None
     compare: tuple[str, ...] = ()
+    peers: tuple[str, ...] = ()
     interleave: str = "step"
     show: Path | None = None
     setup_sql: tuple[str, ...] = ()
@@ -119,6 +121,13 @@ def parser() -> argparse.ArgumentParser:
         help="also measure a pgqrs copy importable as PACKAGE (see pgqrs.bench.variant)",
     )
     result.add_argument(
+        "--peers",
+        default="",
+        metavar="NAMES",
+        help="also measure these peer libraries, each in a virtual environment of its own "
+        "(created once, from the package index): pgqueuer",
+    )
+    result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
     )
     result.add_argument(
@@ -145,6 +154,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         apis = _names(arguments.api, APIS, "api")
         smoke = bool(arguments.smoke)
         messages = _messages(arguments.messages, SMOKE_MESSAGES if smoke else DEFAULT_MESSAGES)
+        peers = _names(arguments.peers, PEER_NAMES, "peer") if arguments.peers else ()
     except (argparse.ArgumentTypeError, ValueError) as error:
         parser().error(str(error))
     scale_sizes: tuple[int, ...] = ()
@@ -167,6 +177,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         memory_sizes=(max(1, memory_max // 10), memory_max) if smoke or arguments.memory else (),
         send_command=arguments.send_command,
         compare=tuple(arguments.compare),
+        peers=peers,
         setup_sql=tuple(arguments.setup_sql),
         interleave=arguments.interleave,
         show=arguments.show,

@@ -72,7 +72,10 @@ def workload_rows(results: dict[tuple[str, str], Series], apis: Sequence[str]) -
         baseline = results[(workload, "raw")]
         row = [workload, TITLES[workload], f"{baseline.messages:,}", _cell(baseline)]
         for api in apis:
-            series = results[(workload, api)]
+            series = results.get((workload, api))
+            if series is None:  # a peer without this workload
+                row += ["-", "-"]
+                continue
             row += [_cell(series), _ratio_cell(ratios(series, baseline))]
         rows.append(row)
     return rows

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pgqrs import _dsn
-from pgqrs.bench import memory, report, timing
+from pgqrs.bench import memory, peers, report, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
@@ -24,13 +24,21 @@ def measure_workloads(
     """Run every workload `repeat` times on every target, adding to `results` as it goes."""
     for workload in options.workloads:
         count = options.messages[workload]
-        for target in targets:
+        taking_part = [target for target in targets if target.takes(workload)]
+        for target in taking_part:
             results[(workload, target.name)] = Series(workload, target.name, count)
         for turn in range(options.repeat):
             action = functools.partial(
-                timing.repetition, targets, workload, count, turn, options.interleave, options.processes, None
+                timing.repetition,
+                taking_part,
+                workload,
+                count,
+                turn,
+                options.interleave,
+                options.processes,
+                None,
             )
-            for name, seconds in timing.resilient(targets, action).items():
+            for name, seconds in timing.resilient(taking_part, action).items():
                 results[(workload, name)].seconds.append(seconds)
                 timing.progress(f"{workload} #{turn + 1} {name:>16}: {count / seconds:>10,.0f} msg/s")
 
@@ -40,6 +48,7 @@ def measure_scale(
 ) -> None:
     """W7: W3's rate over the first messages of 10k, 100k (1M) pending, with a full archive."""
     archive_rows = max(options.scale_sizes)
+    targets = [target for target in targets if target.takes("W7")]
     for target in targets:
         if not isinstance(target, RawTarget):
             target.environment.fill_history(archive_rows)
@@ -63,6 +72,7 @@ def _document(
     results: dict[tuple[str, str], Series],
     scale: dict[tuple[int, str], Series],
     rss: dict[str, Any],
+    peer_versions: dict[str, str],
 ) -> dict[str, Any]:
     ratios: dict[str, dict[str, float]] = {}
     for (workload, target), series in results.items():
@@ -77,6 +87,7 @@ def _document(
         "ratios": ratios,
         "scale": [{"pending": size, **series.as_dict()} for (size, _), series in scale.items()],
         "memory": rss,
+        "peers": peer_versions,
     }
 
 
@@ -123,6 +134,9 @@ def _targets(dsn: str, options: Options) -> list[Target]:
                 api, package = kind
                 builder = SyncTarget if api == "sync" else AsyncTarget
                 targets.append(builder(environment, package))
+        for name in options.peers:
+            environment = Environment.create(dsn)
+            targets.append(peers.PeerTarget(environment, name))
     except BaseException:
         for target in targets:
             target.close()
@@ -170,5 +184,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         finished = {key: series for key, series in scale.items() if series.seconds}
         _show(options, complete, finished, rss, names)
         if options.json_path is not None:
-            report.write_json(options.json_path, _document(options, machine, complete, finished, rss))
+            versions = {
+                target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
+            }
+            document = _document(options, machine, complete, finished, rss, versions)
+            report.write_json(options.json_path, document)
     return 0

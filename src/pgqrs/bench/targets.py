@@ -47,6 +47,10 @@ class Target:
         """Return the timed part of the workload as a step generator."""
         raise NotImplementedError
 
+    def takes(self, workload: str) -> bool:
+        """Return whether this target has `workload` (peers lack some)."""
+        return True
+
     def verify(self, workload: str, count: int, limit: int | None = None) -> None:
         """Check that every message was stored, or delivered exactly once and acknowledged."""
         what = f"{self.name} {workload}"

@@ -1,0 +1,149 @@
+"""The pgqueuer side of the peer comparison: run in pgqueuer's own virtual environment.
+
+Standalone on purpose (only the standard library, pgqueuer and asyncpg, pgqueuer's own driver):
+the harness starts it with the peer environment's interpreter and talks JSON lines over stdin and
+stdout. Each workload is what a pgqueuer user writes for the same job as pgqrs's: payloads
+encoded with `json.dumps` before `enqueue` and decoded with `json.loads` after `dequeue`, jobs
+acknowledged with `log_jobs(... "successful" ...)` (pgqueuer deletes them and writes its log).
+
+    {"command": "prepare", "workload": "W3", "count": 50000}   -> {"ok": true}
+    {"command": "run", "workload": "W3", "processes": 4}       -> {"seconds": ..., "seen": ..., ...}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import sys
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from pgqueuer import __version__
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.queries import EntrypointExecutionParameter, Queries
+
+ENTRYPOINT = "bench"
+BATCH = 100
+BODY = "x" * 60
+
+
+def payload(index: int) -> dict[str, Any]:
+    """The harness's ~100-byte payload (pgqrs.bench.payloads.payload)."""
+    return {"id": index, "kind": "bench", "body": BODY, "attempt": 0}
+
+
+async def connect(dsn: str, schema: str) -> tuple[asyncpg.Connection, Queries]:
+    connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    return connection, Queries(AsyncpgDriver(connection))
+
+
+async def drain(queries: Queries, batch: int) -> list[int]:
+    """Dequeue `batch` at a time and acknowledge until the queue is empty; return the ids seen."""
+    seen: list[int] = []
+    manager = uuid.uuid4()
+    entrypoints = {ENTRYPOINT: EntrypointExecutionParameter(concurrency_limit=0)}
+    while True:
+        jobs = await queries.dequeue(batch, entrypoints, manager, None, timedelta(seconds=30))
+        if not jobs:
+            return seen
+        for job in jobs:
+            json.loads(job.payload or b"null")
+        await queries.log_jobs([(job, "successful", None) for job in jobs])
+        seen.extend(int(job.id) for job in jobs)
+
+
+def _consumer(dsn: str, schema: str, barrier: Any, results: Any) -> None:
+    async def work() -> None:
+        connection, queries = await connect(dsn, schema)
+        barrier.wait()
+        seen = await drain(queries, BATCH)
+        results.put((seen, time.monotonic()))
+        await connection.close()
+
+    asyncio.run(work())
+
+
+class Peer:
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.items: list[dict[str, Any]] = []
+
+    async def open(self) -> None:
+        self.connection, self.queries = await connect(self.dsn, self.schema)
+        await self.queries.install()
+
+    async def count(self) -> int:
+        return int(await self.connection.fetchval("SELECT count(*) FROM pgqueuer"))
+
+    async def prepare(self, workload: str, count: int) -> dict[str, Any]:
+        await self.connection.execute("TRUNCATE pgqueuer, pgqueuer_log")
+        self.items = [payload(index) for index in range(1, count + 1)]
+        if workload not in ("W1", "W2"):
+            for start in range(0, count, 1000):  # filled through the library, untimed
+                chunk = [json.dumps(item).encode() for item in self.items[start : start + 1000]]
+                await self.queries.enqueue([ENTRYPOINT] * len(chunk), list(chunk), [0] * len(chunk))
+            await self.connection.execute("ANALYZE pgqueuer")
+        return {"ok": True}
+
+    async def run(self, workload: str, processes: int) -> dict[str, Any]:
+        seen: list[int] = []
+        start = time.perf_counter()
+        if workload == "W1":
+            for item in self.items:
+                await self.queries.enqueue(ENTRYPOINT, json.dumps(item).encode())
+        elif workload == "W2":
+            for first in range(0, len(self.items), BATCH):
+                chunk = [json.dumps(item).encode() for item in self.items[first : first + BATCH]]
+                await self.queries.enqueue([ENTRYPOINT] * len(chunk), chunk, [0] * len(chunk))
+        elif workload in ("W3", "W4"):
+            seen = await drain(self.queries, BATCH if workload == "W3" else 1)
+        elif workload == "W5":
+            return await self._parallel(processes)
+        else:
+            raise ValueError(f"pgqueuer has no {workload}")
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": await self.count()}
+
+    async def _parallel(self, processes: int) -> dict[str, Any]:
+        context = multiprocessing.get_context("spawn")
+        barrier = context.Barrier(processes + 1)
+        results = context.Queue()
+        workers = [
+            context.Process(target=_consumer, args=(self.dsn, self.schema, barrier, results))
+            for _ in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        barrier.wait(120)
+        start = time.monotonic()
+        outcomes = [results.get(timeout=1800) for _ in workers]
+        for worker in workers:
+            worker.join()
+        seen = [msg_id for ids, _ in outcomes for msg_id in ids]
+        seconds = max(end for _, end in outcomes) - start
+        return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": await self.count()}
+
+
+async def serve(dsn: str, schema: str) -> None:
+    peer = Peer(dsn, schema)
+    await peer.open()
+    print(json.dumps({"ready": True, "version": __version__}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["command"] == "prepare":
+            reply = await peer.prepare(request["workload"], request["count"])
+        elif request["command"] == "run":
+            reply = await peer.run(request["workload"], request.get("processes", 4))
+        else:
+            break
+        print(json.dumps(reply), flush=True)
+    await peer.connection.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1], sys.argv[2]))
