@@ -18,7 +18,7 @@ import pytest
 
 from pgqrs import sync as pgqrs
 from tests import support
-from tests.reliability import harness
+from tests.reliability import harness, proxy
 
 _COLLECTED: list[dict[str, Any]] = []
 
@@ -109,3 +109,10 @@ def workers(tmp_path: Path, dsn: str, schema: str) -> Iterator[harness.Workers]:
         yield launcher
     finally:
         launcher.kill_all()
+
+
+@pytest.fixture
+def link(dsn: str) -> Iterator[proxy.TcpProxy]:
+    """Return a running proxy in front of the test server (or its pooler)."""
+    with proxy.TcpProxy(*harness.host_and_port(dsn)) as running:
+        yield running

@@ -13,7 +13,14 @@ import contextlib
 import threading
 from typing import Any
 
+from pgqrs.config import Config
+
 CHUNK = 65536
+
+
+def pooler_of(config: Config) -> str:
+    """Return the `pooler` setting that keeps `config`'s pooler behaviour behind a proxy."""
+    return "transaction" if config.behind_transaction_pooler else "none"
 
 
 class TcpProxy:
@@ -56,6 +63,14 @@ class TcpProxy:
         return conninfo.make_conninfo(
             conninfo_dsn, host="127.0.0.1", hostaddr="127.0.0.1", port=str(self.port)
         )
+
+    def config_for(self, config: Config, **changes: Any) -> Config:
+        """Return `config` pointed at this proxy, with `changes` applied.
+
+        The proxy's port hides a transaction pooler behind it (pgqrs recognises one by port
+        6432), so the pooler setting is made explicit.
+        """
+        return config.replace(dsn=self.dsn_for(config.dsn), pooler=pooler_of(config), **changes)
 
     # Faults ------------------------------------------------------------------------------
 

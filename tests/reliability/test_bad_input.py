@@ -87,19 +87,9 @@ def bad_payloads(draw: st.DrawFn) -> Any:
 
 
 @pytest.fixture
-def link(dsn: str) -> Iterator[proxy.TcpProxy]:
-    with proxy.TcpProxy(*harness.host_and_port(dsn)) as running:
-        yield running
-
-
-@pytest.fixture
-def watched(admin: pgqrs.PgqrsAdmin, link: proxy.TcpProxy, dsn: str) -> Iterator[pgqrs.PgqrsAdmin]:
+def watched(admin: pgqrs.PgqrsAdmin, link: proxy.TcpProxy) -> Iterator[pgqrs.PgqrsAdmin]:
     """Return an admin whose traffic goes through the byte-counting proxy."""
-    config = admin.config.replace(
-        dsn=link.dsn_for(dsn),
-        max_payload_bytes=MAX_PAYLOAD,
-        pooler="transaction" if admin.config.behind_transaction_pooler else "none",
-    )
+    config = link.config_for(admin.config, max_payload_bytes=MAX_PAYLOAD)
     with pgqrs.PgqrsAdmin.connect(config) as through_proxy:
         yield through_proxy
 

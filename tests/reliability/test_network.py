@@ -22,21 +22,9 @@ SLACK = 3.0  # scheduling slack on a shared 2-core machine; a hang is unbounded
 
 
 @pytest.fixture
-def link(dsn: str) -> Iterator[proxy.TcpProxy]:
-    """Return a running proxy in front of the test server (or its pooler)."""
-    with proxy.TcpProxy(*harness.host_and_port(dsn)) as running:
-        yield running
-
-
-@pytest.fixture
-def proxied(admin: pgqrs.PgqrsAdmin, link: proxy.TcpProxy, dsn: str) -> Iterator[pgqrs.PgqrsAdmin]:
+def proxied(admin: pgqrs.PgqrsAdmin, link: proxy.TcpProxy) -> Iterator[pgqrs.PgqrsAdmin]:
     """Return an admin whose every connection goes through the proxy."""
-    config = admin.config.replace(
-        dsn=link.dsn_for(dsn),
-        connection_timeout_seconds=TIMEOUT,
-        max_connections=2,
-        pooler="transaction" if admin.config.behind_transaction_pooler else "none",
-    )
+    config = link.config_for(admin.config, connection_timeout_seconds=TIMEOUT, max_connections=2)
     with pgqrs.PgqrsAdmin.connect(config) as through_proxy:
         yield through_proxy
 
@@ -121,7 +109,7 @@ def test_work_through_flapping_link(
         "config": {
             "connection_timeout_seconds": TIMEOUT,
             "max_read_count": 0,
-            "pooler": "transaction" if admin.config.behind_transaction_pooler else "none",
+            "pooler": proxy.pooler_of(admin.config),
         },
         "report_slower_than": TIMEOUT + SLACK,
     }

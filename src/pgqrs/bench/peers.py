@@ -93,7 +93,7 @@ class PeerTarget(Target):
         self.environment.quiesce()
 
     def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
-        self.reply = self._ask(command="run", workload=workload, processes=4)
+        self.reply = self._ask(command="run", workload=workload)
         yield
 
     def verify(self, workload: str, count: int, limit: int | None = None) -> None:
