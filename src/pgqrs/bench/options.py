@@ -48,6 +48,7 @@ class Options:
     interleave: str = "step"
     show: Path | None = None
     setup_sql: tuple[str, ...] = ()
+    bounds: bool = False
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -128,6 +129,13 @@ def parser() -> argparse.ArgumentParser:
         "(created once, from the package index): pgqueuer",
     )
     result.add_argument(
+        "--bounds",
+        action="store_true",
+        help="also measure the floors under pgqrs: raw+schema (the raw SQL on the tables issue 2 "
+        "requires: foreign keys, columns, index) and raw-async (the raw SQL on psycopg's async "
+        "connection)",
+    )
+    result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
     )
     result.add_argument(
@@ -179,6 +187,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         compare=tuple(arguments.compare),
         peers=peers,
         setup_sql=tuple(arguments.setup_sql),
+        bounds=bool(arguments.bounds),
         interleave=arguments.interleave,
         show=arguments.show,
     )

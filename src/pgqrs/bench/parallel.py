@@ -25,7 +25,7 @@ _RUN_TIMEOUT_SECONDS = 1800
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """What every consumer process drains: `kind` is raw, sync or async."""
+    """What every consumer process drains: `kind` is raw, raw+schema, raw-async, sync or async."""
 
     kind: str
     dsn: str
@@ -64,6 +64,8 @@ def _consume(job: Job, barrier: Any, results: Any) -> None:
             seen, end = asyncio.run(_consume_async(job, barrier))
         elif job.kind == "sync":
             seen, end = _consume_sync(job, barrier)
+        elif job.kind == "raw-async":
+            seen, end = asyncio.run(_consume_raw_async(job, barrier))
         else:
             seen, end = _consume_raw(job, barrier)
         results.put(("ok", seen, end))
@@ -75,7 +77,7 @@ def _consume(job: Job, barrier: Any, results: Any) -> None:
 def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
     from pgqrs.bench import library, raw
 
-    queue = raw.RawQueue(job.dsn, job.schema)
+    queue = raw.RawQueue(job.dsn, job.schema, required_schema=job.kind == "raw+schema")
     seen: list[int] = []
     try:
         barrier.wait(_START_TIMEOUT_SECONDS)
@@ -83,6 +85,19 @@ def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
         return seen, time.monotonic()
     finally:
         queue.close()
+
+
+async def _consume_raw_async(job: Job, barrier: Any) -> tuple[list[int], float]:
+    from pgqrs.bench import library, raw_async
+
+    queue = await raw_async.AsyncRawQueue.connect(job.dsn, job.schema)
+    seen: list[int] = []
+    try:
+        barrier.wait(_START_TIMEOUT_SECONDS)
+        await library.run_to_end_async(raw_async.drain(queue, job.batch, False, None, seen))
+        return seen, time.monotonic()
+    finally:
+        await queue.close()
 
 
 def _consume_sync(job: Job, barrier: Any) -> tuple[list[int], float]:

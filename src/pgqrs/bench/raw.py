@@ -3,6 +3,12 @@
 One table; ``INSERT … RETURNING``; ``INSERT … SELECT FROM unnest(%s::jsonb[])``; a
 ``FOR UPDATE SKIP LOCKED`` CTE + ``UPDATE … RETURNING``; ``DELETE … WHERE id = ANY(%s)``.
 Autocommit, psycopg's default JSON dumper and loader, the same payloads as pgqrs.
+
+``--bounds`` adds two variants of it that show what no implementation can avoid:
+``raw+schema`` runs the same statements on the table shape issue 2 requires (the foreign keys
+from messages and archive to queues and workers, the extra columns, the (queue_id, vt, id)
+index; a lease records its worker, an ack checks it), and ``raw-async`` (``raw_async.py``) the
+same SQL through psycopg's async connection.
 """
 
 from __future__ import annotations
@@ -38,21 +44,76 @@ ARCHIVE = """
 WITH moved AS (DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) RETURNING id, payload)
 INSERT INTO {schema}.raw_archive (id, payload) SELECT id, payload FROM moved
 """
+STATEMENTS = (ENQUEUE, ENQUEUE_BATCH, DEQUEUE, DELETE, ARCHIVE)
+
+# raw+schema: issue 2's requirements added to the raw tables, nothing else (no RETURNING of the
+# extra columns, no worker index, no dead-letter count): a floor for any implementation of it.
+REQUIRED_SCHEMA = """
+CREATE TABLE {schema}.raw_queues (id bigint PRIMARY KEY);
+CREATE TABLE {schema}.raw_workers (id bigint PRIMARY KEY);
+INSERT INTO {schema}.raw_queues VALUES (1);
+INSERT INTO {schema}.raw_workers VALUES (1);
+ALTER TABLE {schema}.raw_messages
+    ADD COLUMN queue_id bigint NOT NULL DEFAULT 1 REFERENCES {schema}.raw_queues (id),
+    ADD COLUMN enqueued_at timestamptz NOT NULL DEFAULT now(),
+    ADD COLUMN dequeued_at timestamptz,
+    ADD COLUMN worker_id bigint REFERENCES {schema}.raw_workers (id) ON DELETE SET NULL;
+DROP INDEX {schema}.raw_messages_vt_idx;
+CREATE INDEX raw_messages_queue_vt_idx ON {schema}.raw_messages (queue_id, vt, id);
+ALTER TABLE {schema}.raw_archive
+    ADD COLUMN queue_id bigint NOT NULL REFERENCES {schema}.raw_queues (id) ON DELETE CASCADE,
+    ADD COLUMN enqueued_at timestamptz,
+    ADD COLUMN dequeued_at timestamptz,
+    ADD COLUMN read_ct integer,
+    ADD COLUMN worker_id bigint
+"""
+SCHEMA_DEQUEUE = """
+WITH candidates AS (
+    SELECT id FROM {schema}.raw_messages
+    WHERE queue_id = 1 AND vt <= now()
+    ORDER BY vt, id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.raw_messages m
+SET vt = now() + interval '30 seconds', read_ct = m.read_ct + 1, dequeued_at = now(), worker_id = 1
+FROM candidates c
+WHERE m.id = c.id
+RETURNING m.id, m.payload
+"""
+SCHEMA_DELETE = "DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) AND worker_id = 1"
+SCHEMA_ARCHIVE = """
+WITH moved AS (
+    DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) AND worker_id = 1
+    RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
+)
+INSERT INTO {schema}.raw_archive (id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id)
+SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id FROM moved
+"""
+SCHEMA_STATEMENTS = (ENQUEUE, ENQUEUE_BATCH, SCHEMA_DEQUEUE, SCHEMA_DELETE, SCHEMA_ARCHIVE)
+
+
+def statements(required_schema: bool) -> tuple[str, ...]:
+    """Return the five statements (enqueue, batch, dequeue, delete, archive) of a variant."""
+    return SCHEMA_STATEMENTS if required_schema else STATEMENTS
+
+
+def prepare_threshold(dsn: str) -> int | None:
+    """Prepare like pgqrs's own connections: psycopg's default, off behind a transaction pooler."""
+    return 5 if config_module.Config.from_dsn(dsn).use_prepared_statements else None
 
 
 class RawQueue:
     """The baseline queue on one autocommit connection."""
 
-    def __init__(self, dsn: str, schema: str) -> None:
-        # Prepared like pgqrs's own connections: psycopg's default, off behind a transaction pooler.
-        prepare = 5 if config_module.Config.from_dsn(dsn).use_prepared_statements else None
+    def __init__(self, dsn: str, schema: str, required_schema: bool = False) -> None:
         self.connection: psycopg.Connection[Any] = psycopg.connect(
-            dsn, autocommit=True, prepare_threshold=prepare
+            dsn, autocommit=True, prepare_threshold=prepare_threshold(dsn)
         )
         identifier = sql.Identifier(schema)
         self._enqueue, self._enqueue_batch, self._dequeue, self._delete, self._archive = (
             sql.SQL(text).format(schema=identifier).as_bytes(self.connection)
-            for text in (ENQUEUE, ENQUEUE_BATCH, DEQUEUE, DELETE, ARCHIVE)
+            for text in statements(required_schema)
         )
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from pgqrs.bench import memory, peers, report, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
-from pgqrs.bench.targets import AsyncTarget, RawTarget, SyncTarget, Target
+from pgqrs.bench.targets import AsyncRawTarget, AsyncTarget, RawTarget, SyncTarget, Target
 
 
 def measure_workloads(
@@ -120,16 +120,20 @@ def _show(
 
 def _targets(dsn: str, options: Options) -> list[Target]:
     targets: list[Target] = []
+    bounds = ("raw+schema", "raw-async") if options.bounds else ()
     try:
         for kind in (
             "raw",
+            *bounds,
             *((api, package) for package in ("pgqrs", *options.compare) for api in options.apis),
         ):
-            environment = Environment.create(dsn, "pgqrs" if kind == "raw" else kind[1])
+            environment = Environment.create(dsn, kind[1] if isinstance(kind, tuple) else "pgqrs")
             for statement in options.setup_sql:
                 environment.execute(statement)
-            if kind == "raw":
-                targets.append(RawTarget(environment))
+            if kind == "raw-async":
+                targets.append(AsyncRawTarget(environment))
+            elif isinstance(kind, str):
+                targets.append(RawTarget(environment, required_schema=kind == "raw+schema"))
             else:
                 api, package = kind
                 builder = SyncTarget if api == "sync" else AsyncTarget

@@ -12,7 +12,7 @@ import importlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from pgqrs.bench import library, parallel, raw
+from pgqrs.bench import library, parallel, raw, raw_async
 from pgqrs.bench.environment import Environment, expect
 from pgqrs.bench.payloads import BATCH_SIZE, chunks, payloads
 
@@ -93,27 +93,12 @@ class Target:
         self.environment.close()
 
 
-class RawTarget(Target):
-    """The hand-written psycopg queue."""
+class _RawTables(Target):
+    """Table hooks shared by the raw baselines (their tables are the raw_* ones in the schema)."""
 
-    name = "raw"
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        self.queue = raw.RawQueue(environment.dsn, environment.schema)
-
-    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
-        if workload == "W1":
-            return raw.enqueue_each(self.queue, self.work)
-        if workload == "W2":
-            return raw.enqueue_batches(self.queue, self.work)
-        if workload == "W4":
-            return raw.drain_each(self.queue, self.seen)
-        return raw.drain(self.queue, BATCH_SIZE, workload == "W3a", limit, self.seen)
-
-    def recover(self) -> None:
-        self.queue.close()
-        self.queue = raw.RawQueue(self.environment.dsn, self.environment.schema)
+    def takes(self, workload: str) -> bool:
+        # The bounds are about per-call costs; W7 compares pgqrs with itself at sizes.
+        return self.name == "raw" or workload != "W7"
 
     def reset(self, workload: str) -> None:
         self.environment.reset_raw()
@@ -128,11 +113,81 @@ class RawTarget(Target):
         return self.environment.raw_archived()
 
     def job(self) -> parallel.Job:
-        return parallel.Job("raw", self.environment.dsn, self.environment.schema, "")
+        return parallel.Job(self.name, self.environment.dsn, self.environment.schema, "")
+
+
+class RawTarget(_RawTables):
+    """The hand-written psycopg queue; with `required_schema`, on issue 2's table shape (raw+schema)."""
+
+    def __init__(self, environment: Environment, required_schema: bool = False) -> None:
+        super().__init__(environment)
+        self.required_schema = required_schema
+        self.name = "raw+schema" if required_schema else "raw"
+        if required_schema:
+            environment.execute(raw.REQUIRED_SCHEMA)
+        self.queue = self.connect()
+
+    def connect(self) -> raw.RawQueue:
+        return raw.RawQueue(self.environment.dsn, self.environment.schema, self.required_schema)
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        if workload == "W1":
+            return raw.enqueue_each(self.queue, self.work)
+        if workload == "W2":
+            return raw.enqueue_batches(self.queue, self.work)
+        if workload == "W4":
+            return raw.drain_each(self.queue, self.seen)
+        return raw.drain(self.queue, BATCH_SIZE, workload == "W3a", limit, self.seen)
+
+    def recover(self) -> None:
+        self.queue.close()
+        self.queue = self.connect()
 
     def close(self) -> None:
         self.queue.close()
         super().close()
+
+
+class AsyncRawTarget(_RawTables):
+    """The raw queue's SQL through psycopg's async connection (raw-async), on one event loop."""
+
+    name = "raw-async"
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.loop = asyncio.new_event_loop()
+        self.queue = self.loop.run_until_complete(self.connect())
+
+    async def connect(self) -> raw_async.AsyncRawQueue:
+        return await raw_async.AsyncRawQueue.connect(self.environment.dsn, self.environment.schema)
+
+    def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
+        if workload == "W1":
+            return drive(self.loop, raw_async.enqueue_each(self.queue, self.work))
+        if workload == "W2":
+            return drive(self.loop, raw_async.enqueue_batches(self.queue, self.work))
+        if workload == "W4":
+            return drive(self.loop, raw_async.drain_each(self.queue, self.seen))
+        return drive(self.loop, raw_async.drain(self.queue, BATCH_SIZE, workload == "W3a", limit, self.seen))
+
+    def recover(self) -> None:
+        self.loop.run_until_complete(self.queue.close())
+        self.queue = self.loop.run_until_complete(self.connect())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.queue.close())
+        self.loop.close()
+        super().close()
+
+
+def drive(loop: asyncio.AbstractEventLoop, steps: AsyncIterator[None]) -> Iterator[None]:
+    """Run an async step generator one step per `next()` on `loop` (kept for the whole run)."""
+    while True:
+        try:
+            loop.run_until_complete(steps.__anext__())
+        except StopAsyncIteration:
+            return
+        yield
 
 
 class _PgqrsTarget(Target):
@@ -231,12 +286,7 @@ class AsyncTarget(_PgqrsTarget):
 
     def _drive(self, steps: AsyncIterator[None]) -> Iterator[None]:
         # One event-loop run per step: the loop stays the same, so pooled connections stay valid.
-        while True:
-            try:
-                self.loop.run_until_complete(steps.__anext__())
-            except StopAsyncIteration:
-                return
-            yield
+        return drive(self.loop, steps)
 
     def recover(self) -> None:
         self.loop.run_until_complete(self.admin.pool.check())
