@@ -11,9 +11,16 @@ from pgqrs.bench import plans
 
 def test_dequeue_and_acks_use_their_indexes(dsn: str, schema: str) -> None:
     found = plans.dequeue_and_ack_plans(dsn, schema)
-    assert set(found) == {"message_dequeue", "message_delete_owned", "archive_move"}
+    assert set(found) == {
+        "message_dequeue",
+        "message_dequeue_one",
+        "message_delete_owned",
+        "message_delete_owned_one",
+        "archive_move",
+    }
     for name, plan in found.items():
         assert "Seq Scan on pgqrs_messages" not in plan, f"{name}:\n{plan}"
-    assert "pgqrs_messages_dequeue_idx" in found["message_dequeue"], found["message_dequeue"]
-    for name in ("message_delete_owned", "archive_move"):
+    for name in ("message_dequeue", "message_dequeue_one"):
+        assert "pgqrs_messages_dequeue_idx" in found[name], found[name]
+    for name in ("message_delete_owned", "message_delete_owned_one", "archive_move"):
         assert "Index" in found[name] and "pgqrs_messages" in found[name], found[name]

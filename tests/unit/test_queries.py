@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,13 @@ def test_names_start_with_their_file() -> None:
 def test_schema_is_quoted_as_an_identifier() -> None:
     text = _queries.for_schema('we"ird')["queue_get"].text.decode()
     assert 'FROM "we""ird".pgqrs_queues' in text
+
+
+def test_every_percent_sign_is_a_placeholder() -> None:
+    # Comments are sent with the statement: a lone % there breaks psycopg's placeholder parsing.
+    for name, query in _queries.for_schema("public").items():
+        text = query.text.decode()
+        assert re.fullmatch(r"([^%]|%\([a-z_]+\)[sb]|%%)*", text, re.DOTALL), name
 
 
 def test_duplicate_names_are_rejected() -> None:

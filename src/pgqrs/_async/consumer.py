@@ -93,8 +93,9 @@ class Consumer:
             "worker_id": worker,
             "message_type": message_type,
         }
+        query = "message_dequeue_one" if limit == 1 else "message_dequeue"
         for _attempt in range(_DEQUEUE_ATTEMPTS):
-            rows = await self._database.fetch("message_dequeue", params)
+            rows = await self._database.fetch(query, params)
             leased, poisoned = self._sort_leases(rows, worker)
             if not poisoned:
                 return leased
@@ -137,7 +138,11 @@ class Consumer:
 
     async def delete(self, msg_id: int) -> bool:
         """Delete a message this consumer holds; False if it does not hold it (or it is gone)."""
-        return (await self.delete_batch([msg_id]))[0]
+        checked = _validation.message_id(msg_id)
+        if self._worker is None:
+            return False  # never dequeued, so it holds no lease
+        params = {"id": checked, "queue_id": self.queue_info.id, "worker_id": self._worker.id}
+        return bool(await self._database.fetch("message_delete_owned_one", params))
 
     async def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Delete the held messages among `msg_ids`; one bool per input id, in input order."""

