@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import socket
@@ -89,8 +88,7 @@ class Consumer:
         params = {
             "queue_id": self.queue_info.id,
             "limit": limit,
-            # An interval, so the server adds exactly what the caller asked (microseconds).
-            "lock_time": datetime.timedelta(seconds=seconds),
+            "lock_time": seconds,
             "worker_id": worker,
             "message_type": message_type,
         }

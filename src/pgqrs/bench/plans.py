@@ -11,7 +11,6 @@ statement runs inside a transaction that is rolled back. The filled messages are
 
 from __future__ import annotations
 
-import datetime
 import sys
 import uuid
 from typing import Any
@@ -70,7 +69,7 @@ def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool
             dequeue: dict[str, Any] = {
                 "queue_id": queue.id,
                 "limit": 100,
-                "lock_time": datetime.timedelta(seconds=30),
+                "lock_time": 30.0,
                 "worker_id": worker.id,
                 "message_type": None,
             }

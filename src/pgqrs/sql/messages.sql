@@ -30,6 +30,9 @@ RETURNING id, enqueued_at, vt;
 -- max_read_count times is leased like any other and the consumer then buries it with
 -- message_bury (a crash in between only postpones that by one lease). `message_type`, when not
 -- null, keeps payloads whose top-level "type" equals it (a filter within the range scan).
+-- The lease is elapsed time: make_interval(secs) has no day field, which timestamptz + interval
+-- would add as calendar days in the session's time zone (23 or 25 hours across a DST change);
+-- rint(secs * 1e6) gives back the caller's microseconds exactly.
 WITH candidates AS (
     SELECT id, vt FROM {schema}.pgqrs_messages
     WHERE queue_id = %(queue_id)s AND vt <= now()
@@ -39,7 +42,7 @@ WITH candidates AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE {schema}.pgqrs_messages m
-    SET vt = now() + %(lock_time)s::interval, read_ct = m.read_ct + 1, dequeued_at = now(),
+    SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1, dequeued_at = now(),
         worker_id = %(worker_id)s
     FROM candidates c
     WHERE m.id = c.id
@@ -59,7 +62,7 @@ WITH candidates AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.pgqrs_messages m
-SET vt = now() + %(lock_time)s::interval, read_ct = m.read_ct + 1, dequeued_at = now(),
+SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1, dequeued_at = now(),
     worker_id = %(worker_id)s
 FROM candidates c
 WHERE m.id = c.id

@@ -7,6 +7,7 @@ import datetime
 import os
 import socket
 import time
+import urllib.parse
 
 import pytest
 
@@ -308,6 +309,34 @@ def test_payloads_come_back_exactly_whatever_their_numbers(
     received = [message.payload for message in consumer.dequeue_batch(10)]
     assert received == payloads
     assert isinstance(received[0]["big"], int)
+
+
+def _with_options(dsn: str, options: str) -> str:
+    """Return a URL `dsn` with libpq `options` (startup settings) added."""
+    parts = urllib.parse.urlsplit(dsn)
+    query = [*urllib.parse.parse_qsl(parts.query), ("options", options)]
+    # libpq decodes %20, not "+", as a space.
+    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
+def test_a_lease_is_elapsed_time_even_across_a_dst_change(config: pgqrs.Config) -> None:
+    if config.behind_transaction_pooler or not config.dsn.startswith("postgres"):
+        pytest.skip("a session time zone is a startup option: a direct URL DSN is needed")
+    # 300 days cross exactly one change of Paris time from any date. A lease added as calendar
+    # days ('300 days') would keep the wall clock and so last an hour more or less.
+    paris = config.replace(dsn=_with_options(config.dsn, "-c TimeZone=Europe/Paris"))
+    with pgqrs.PgqrsAdmin.connect(paris) as admin:
+        admin.install()
+        queue = admin.create_queue("paris")
+        pgqrs.Producer(admin.pool, queue, paris).enqueue(1)
+        consumer = pgqrs.Consumer(admin.pool, queue, paris)
+        message = consumer.dequeue(lock_time=datetime.timedelta(days=300))
+        consumer.close()
+    assert message is not None and message.dequeued_at is not None
+    assert str(message.vt.tzinfo) == "Europe/Paris"  # the session's zone did apply
+    utc = datetime.timezone.utc
+    assert message.vt.astimezone(utc) - message.dequeued_at.astimezone(utc) == datetime.timedelta(days=300)
 
 
 def test_lease_end_is_exact_to_the_microsecond(
