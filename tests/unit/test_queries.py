@@ -46,6 +46,19 @@ def test_every_percent_sign_is_a_placeholder() -> None:
         assert re.fullmatch(r"([^%]|%\([a-z_]+\)[sb]|%%)*", text, re.DOTALL), name
 
 
+def test_every_statement_shows_its_sql_in_pg_stat_activity() -> None:
+    # pg_stat_activity keeps a statement's first 1 kB (track_activity_query_size): comments at
+    # its top must leave room for the SQL, or operators (and the fault tests) see only comments.
+    schema = "s" * 63  # the longest schema name
+    for name, query in _queries.for_schema(schema).items():
+        text = query.text.decode()
+        first_sql_line = next(line for line in text.splitlines() if not line.startswith("--"))
+        assert text.index(first_sql_line) < 512, name
+        assert text.find(f'"{schema}".') < 1024 - 100, name
+    dequeue = _queries.for_schema(schema)["message_dequeue"].text.decode()
+    assert dequeue.index("SKIP LOCKED") < 1024, "the fault tests find a blocked dequeue by it"
+
+
 def test_duplicate_names_are_rejected() -> None:
     with pytest.raises(ValueError, match="twice"):
         _queries.parse("-- name: a :one\nSELECT 1;\n-- name: a :one\nSELECT 2;\n")

@@ -87,6 +87,9 @@ class Consumer:
         params = {
             "queue_id": self.queue_info.id,
             "limit": limit,
+            # Seconds into make_interval(secs): elapsed time. A timedelta would go as 'N days',
+            # which timestamptz + interval adds as calendar days in the session's time zone (23
+            # or 25 hours across a DST change); rint(secs * 1e6) keeps the microseconds exact.
             "lock_time": seconds,
             "worker_id": worker,
             "message_type": message_type,

@@ -24,15 +24,11 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_dequeue :many
--- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold.
--- Columns: id, payload, enqueued_at, vt, read_ct, dequeued_at (queue_id and worker_id are the
--- caller's). The statement is kept lean, it is the hot path: a candidate already delivered
--- max_read_count times is leased like any other and the consumer then buries it with
--- message_bury (a crash in between only postpones that by one lease). `message_type`, when not
--- null, keeps payloads whose top-level "type" equals it (a filter within the range scan).
--- The lease is elapsed time: make_interval(secs) has no day field, which timestamptz + interval
--- would add as calendar days in the session's time zone (23 or 25 hours across a DST change);
--- rint(secs * 1e6) gives back the caller's microseconds exactly.
+-- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold;
+-- columns: id, payload, enqueued_at, vt, read_ct, dequeued_at. Kept lean (the hot path): a
+-- message over max_read_count is leased like any other, then buried by the consumer
+-- (message_bury). `message_type`, when not null, keeps payloads whose "type" equals it.
+-- (Comments are sent too: keep them short, pg_stat_activity shows a statement's first 1 kB.)
 WITH candidates AS (
     SELECT id, vt FROM {schema}.pgqrs_messages
     WHERE queue_id = %(queue_id)s AND vt <= now()
@@ -42,8 +38,8 @@ WITH candidates AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE {schema}.pgqrs_messages m
-    SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1, dequeued_at = now(),
-        worker_id = %(worker_id)s
+    SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1,
+        dequeued_at = now(), worker_id = %(worker_id)s
     FROM candidates c
     WHERE m.id = c.id
     RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, c.vt AS visible_since
@@ -62,8 +58,8 @@ WITH candidates AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.pgqrs_messages m
-SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1, dequeued_at = now(),
-    worker_id = %(worker_id)s
+SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1,
+    dequeued_at = now(), worker_id = %(worker_id)s
 FROM candidates c
 WHERE m.id = c.id
 RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at;
@@ -91,8 +87,8 @@ WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND worker_id = %(
 RETURNING id;
 
 -- name: message_delete_owned_one :many
--- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest, ~3 percent of
--- a one-at-a-time dequeue + delete (measured).
+-- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest;
+-- ~3 percent of a one-at-a-time dequeue + delete (measured).
 DELETE FROM {schema}.pgqrs_messages
 WHERE id = %(id)s AND queue_id = %(queue_id)s AND worker_id = %(worker_id)s
 RETURNING id;
