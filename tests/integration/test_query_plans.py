@@ -22,5 +22,8 @@ def test_dequeue_and_acks_use_their_indexes(dsn: str, schema: str) -> None:
         assert "Seq Scan on pgqrs_messages" not in plan, f"{name}:\n{plan}"
     for name in ("message_dequeue", "message_dequeue_one"):
         assert "pgqrs_messages_dequeue_idx" in found[name], found[name]
+    # The worker holds 20,000 leases the statistics do not know of: through the worker_id index
+    # an ack would read all of them; through the primary key it probes its own ids.
     for name in ("message_delete_owned", "message_delete_owned_one", "archive_move"):
-        assert "Index" in found[name] and "pgqrs_messages" in found[name], found[name]
+        assert "pgqrs_messages_pkey" in found[name], found[name]
+        assert "worker_id_idx" not in found[name], found[name]

@@ -1,12 +1,14 @@
 """EXPLAIN of the hot queries at 100k rows: the dequeue and the acknowledgements use indexes.
 
 `dequeue_and_ack_plans(dsn, schema)` installs pgqrs in `schema` (which must exist), fills one
-queue with 100k messages (server-side), and returns the plan text of ``message_dequeue``,
-``message_delete_owned`` and ``archive_move`` run with realistic parameters: 100 ids leased by
-a registered worker. Plans are from plain EXPLAIN (nothing runs); with ``analyze=True`` each
-statement runs inside a transaction that is rolled back. The filled messages are removed after.
+queue with 100k messages (server-side), and returns the plan text of the dequeues and the
+acknowledgements run with realistic parameters: the ids of one batch, of a worker that holds
+20,000 leases taken after the statistics were gathered (they still say no row has a worker), the
+case where an ack that used the worker_id index read every lease the worker held. Plans are from
+plain EXPLAIN (nothing runs); with ``analyze=True`` each statement runs inside a transaction that
+is rolled back. The filled messages are removed after.
 
-    python -m pgqrs.bench.plans [DSN] [--analyze]    prints the three plans (in a schema of its own)
+    python -m pgqrs.bench.plans [DSN] [--analyze]    prints the plans (in a schema of its own)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pgqrs import sync as pgqrs_sync
 from pgqrs.bench.payloads import SERVER_PAYLOAD
 
 ROWS = 100_000
+HELD = 20_000
 PLANNED = (
     "message_dequeue",
     "message_dequeue_one",
@@ -40,7 +43,7 @@ def _explain(connection: psycopg.Connection[Any], query: bytes, params: dict[str
 
 
 def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool = False) -> dict[str, str]:
-    """Return ``{query name: plan text}`` for the dequeue and the two acknowledgements."""
+    """Return ``{query name: plan text}`` for the dequeues and the acknowledgements."""
     settings = config.Config.from_dsn_with_schema(dsn, schema)
     with pgqrs_sync.PgqrsAdmin.connect(settings) as admin:
         admin.install()
@@ -57,15 +60,15 @@ def dequeue_and_ack_plans(dsn: str, schema: str, rows: int = ROWS, analyze: bool
                 (queue.id, rows),
             )
             connection.execute(sql.SQL("VACUUM ANALYZE {}").format(table))
-            # The 100 ids an acknowledgement would carry: the head of the queue, leased by the worker.
+            # The worker leases the head of the queue after ANALYZE; an ack carries 100 of those ids.
             leased = connection.execute(
                 sql.SQL(
                     "UPDATE {table} SET worker_id = %s, read_ct = 1, dequeued_at = now() WHERE id IN "
-                    "(SELECT id FROM {table} WHERE queue_id = %s ORDER BY vt, id LIMIT 100) RETURNING id"
+                    "(SELECT id FROM {table} WHERE queue_id = %s ORDER BY vt, id LIMIT %s) RETURNING id"
                 ).format(table=table),
-                (worker.id, queue.id),
+                (worker.id, queue.id, min(HELD, rows)),
             ).fetchall()
-            ids = [row[0] for row in leased]
+            ids = sorted(row[0] for row in leased)[:100]
             dequeue: dict[str, Any] = {
                 "queue_id": queue.id,
                 "limit": 100,
