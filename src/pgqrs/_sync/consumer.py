@@ -127,12 +127,7 @@ class Consumer:
 
     def _bury(self, msg_ids: list[int]) -> None:
         """Move poison messages this consumer just leased to the archive, with their reason."""
-        params = {
-            "ids": msg_ids,
-            "queue_id": self.queue_info.id,
-            "worker_id": self.worker_id,
-            "max_read_count": self.config.max_read_count,
-        }
+        params = {**self._holder(), "ids": msg_ids, "max_read_count": self.config.max_read_count}
         buried = self._database.fetch("message_bury", params)
         logger.warning(
             "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, len(buried)
@@ -143,8 +138,7 @@ class Consumer:
         checked = _validation.message_id(msg_id)
         if self._worker is None:
             return False  # never dequeued, so it holds no lease
-        params = {"id": checked, "queue_id": self.queue_info.id, "worker_id": self._worker.id}
-        return bool(self._database.fetch("message_delete_owned_one", params))
+        return bool(self._database.fetch("message_delete_owned_one", {**self._holder(), "id": checked}))
 
     def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Delete the held messages among `msg_ids`; one bool per input id, in input order."""
@@ -203,12 +197,17 @@ class Consumer:
         assert self._worker is not None
         return self._worker.id
 
+    def _holder(self) -> dict[str, Any]:
+        """Return the parameters every lease-holder statement checks: this queue, this worker."""
+        assert self._worker is not None
+        return {"queue_id": self.queue_info.id, "worker_id": self._worker.id}
+
     def _acknowledge(self, name: str, ids: list[int], duration: float | None = None) -> list[bool]:
         if not ids:
             return []
         if self._worker is None:
             return [False] * len(ids)  # never dequeued, so it holds no lease
-        params: dict[str, Any] = {"ids": ids, "queue_id": self.queue_info.id, "worker_id": self._worker.id}
+        params: dict[str, Any] = {**self._holder(), "ids": ids}
         if duration is not None:
             params["duration"] = duration
         done = {row[0] for row in self._database.fetch(name, params)}

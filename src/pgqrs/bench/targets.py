@@ -181,7 +181,10 @@ class AsyncRawTarget(_RawTables):
 
 
 def drive(loop: asyncio.AbstractEventLoop, steps: AsyncIterator[None]) -> Iterator[None]:
-    """Run an async step generator one step per `next()` on `loop` (kept for the whole run)."""
+    """Run an async step generator one step per `next()` on `loop`.
+
+    The loop is kept for the whole run, so the target's pooled connections stay valid.
+    """
     while True:
         try:
             loop.run_until_complete(steps.__anext__())
@@ -276,16 +279,13 @@ class AsyncTarget(_PgqrsTarget):
         if workload in ("W1", "W2"):
             producer = self.module.Producer(self.admin.pool, self.queue, config)
             if workload == "W1":
-                return self._drive(library.enqueue_each_async(producer, self.work))
-            return self._drive(library.enqueue_batches_async(producer, self.work))
+                return drive(self.loop, library.enqueue_each_async(producer, self.work))
+            return drive(self.loop, library.enqueue_batches_async(producer, self.work))
         consumer = self.module.Consumer(self.admin.pool, self.queue, config)
         self.loop.run_until_complete(consumer.register())
         if workload == "W4":
-            return self._drive(library.drain_each_async(consumer, self.seen))
-        return self._drive(library.drain_async(consumer, BATCH_SIZE, workload == "W3a", limit, self.seen))
-
-    def _drive(self, steps: AsyncIterator[None]) -> Iterator[None]:
-        # One event-loop run per step: the loop stays the same, so pooled connections stay valid.
+            return drive(self.loop, library.drain_each_async(consumer, self.seen))
+        steps = library.drain_async(consumer, BATCH_SIZE, workload == "W3a", limit, self.seen)
         return drive(self.loop, steps)
 
     def recover(self) -> None:

@@ -7,7 +7,8 @@
 -- tables or in neither. Only the lease holder's rows move.
 WITH moved AS (
     DELETE FROM {schema}.pgqrs_messages
-    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+      AND coalesce(worker_id, 0) = %(worker_id)s
     RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,

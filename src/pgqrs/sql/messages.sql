@@ -69,7 +69,8 @@ RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at;
 -- reason, in one statement; only rows this worker holds. read_ct there counts real deliveries.
 WITH dead AS (
     DELETE FROM {schema}.pgqrs_messages
-    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+      AND coalesce(worker_id, 0) = %(worker_id)s
     RETURNING id, queue_id, payload, enqueued_at, read_ct - 1 AS deliveries
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
@@ -86,20 +87,23 @@ RETURNING original_msg_id;
 -- strict test would let the planner use it): with statistics from before the leases it read
 -- every lease the worker held (22 ms for 100 ids at 20k held); the primary key probes each id.
 DELETE FROM {schema}.pgqrs_messages
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+  AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_delete_owned_one :many
 -- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest;
 -- ~3 percent of a one-at-a-time dequeue + delete (measured).
 DELETE FROM {schema}.pgqrs_messages
-WHERE id = %(id)s AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = %(id)s AND queue_id = %(queue_id)s
+  AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_extend_owned :many
 UPDATE {schema}.pgqrs_messages
 SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+  AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_release_owned :many
@@ -107,7 +111,8 @@ RETURNING id;
 -- max_read_count (read_ct goes back down).
 UPDATE {schema}.pgqrs_messages
 SET vt = now(), read_ct = greatest(read_ct - 1, 0), worker_id = NULL
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+  AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_extend :many
