@@ -64,9 +64,3 @@ def for_schema(schema: str) -> dict[str, Query]:
     return {
         name: Query(name, cardinality, compose(text, schema)) for name, (cardinality, text) in _raw().items()
     }
-
-
-@functools.lru_cache(maxsize=64)
-def install_script(schema: str) -> bytes:
-    """Return schema.sql composed for `schema`."""
-    return compose(read_sql_file("schema.sql"), schema)

@@ -1,11 +1,12 @@
-"""What `verify` expects to find: the catalog facts schema.sql creates (version 1).
+"""What `verify` expects to find: the catalog facts the migrations create, at their latest version.
 
-tests/integration check that a fresh install matches this exactly, so the two cannot drift apart.
+tests/integration check that a fresh install matches this exactly (nothing missing, nothing
+extra), so the migrations and this description cannot drift apart.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -45,6 +46,12 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("worker_id", "bigint", False),
         ("dead_letter_reason", "text", False),
     ],
+    "pgqrs_archive_counts": [
+        ("queue_id", "bigint", True),
+        ("shard", "integer", True),
+        ("archived", "bigint", True),
+        ("dead_letters", "bigint", True),
+    ],
 }
 
 # index -> the part of pg_get_indexdef() from "USING" on (schema-independent)
@@ -57,9 +64,14 @@ INDEXES: dict[str, str] = {
     "pgqrs_messages_pkey": "USING btree (id)",
     "pgqrs_messages_dequeue_idx": "USING btree (queue_id, vt, id)",
     "pgqrs_messages_worker_id_idx": "USING btree (worker_id) WHERE (worker_id IS NOT NULL)",
+    "pgqrs_messages_type_idx": (
+        "USING btree (((((queue_id)::text || ':'::text) || (payload ->> 'type'::text))), vt, id) "
+        "WHERE (payload ? 'type'::text)"
+    ),
     "pgqrs_archive_pkey": "USING btree (id)",
     "pgqrs_archive_queue_id_idx": "USING btree (queue_id, id)",
     "pgqrs_archive_original_msg_id_idx": "USING btree (original_msg_id)",
+    "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
 }
 
 # constraint -> its definition with the schema qualifier removed
@@ -77,6 +89,18 @@ CONSTRAINTS: dict[str, str] = {
     ),
     "pgqrs_archive_pkey": "PRIMARY KEY (id)",
     "pgqrs_archive_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_archive_counts_pkey": "PRIMARY KEY (queue_id, shard)",
+    "pgqrs_archive_counts_queue_id_fkey": (
+        "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE"
+    ),
+}
+
+# function -> its identity arguments (pg_get_function_identity_arguments)
+FUNCTIONS: dict[str, str] = {
+    "pgqrs_dequeue": (
+        "p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision, "
+        "p_message_type text"
+    ),
 }
 
 
@@ -92,7 +116,8 @@ def problems(
     relations: list[tuple[str, str, str | None]],
     version: int | None,
 ) -> list[str]:
-    """Return every difference between the catalog rows found and what schema.sql creates."""
+    """Return every difference between the catalog rows found and what the migrations create:
+    what is missing or different, then what is there but should not be (drift)."""
     found_columns: dict[str, dict[str, tuple[str, bool]]] = {}
     for table, column, type_name, not_null in columns:
         found_columns.setdefault(table, {})[column] = (type_name, not_null)
@@ -103,6 +128,15 @@ def problems(
             issues.append(f"table {schema}.{table} is missing")
             continue
         issues.extend(_column_problems(schema, table, expected, found_columns.get(table, {})))
+    issues.extend(_definition_problems(schema, found))
+    issues.extend(_extras(schema, found, found_columns))
+    if ("table", "pgqrs_schema_version") in found:
+        issues.extend(_version_problems(version))
+    return issues
+
+
+def _definition_problems(schema: str, found: dict[tuple[str, str], str | None]) -> list[str]:
+    issues = []
     for index, using in INDEXES.items():
         definition = found.get(("index", index))
         if definition is None:
@@ -115,11 +149,49 @@ def problems(
             issues.append(f"constraint {constraint} is missing")
         elif _unqualified(definition, schema) != expected_definition:
             issues.append(f"constraint {constraint} differs: found {definition!r}")
-    if ("table", "pgqrs_schema_version") in found and version != SCHEMA_VERSION:
-        issues.append(
-            f"schema version is {version}, this pgqrs expects {SCHEMA_VERSION} (install upgrades it)"
-        )
+    for function, arguments in FUNCTIONS.items():
+        definition = found.get(("function", function))
+        if definition is None:
+            issues.append(f"function {schema}.{function} is missing")
+        elif definition != arguments:
+            issues.append(
+                f"function {schema}.{function} differs: takes ({definition}), expected ({arguments})"
+            )
     return issues
+
+
+def _extras(
+    schema: str, found: dict[tuple[str, str], str | None], columns: dict[str, dict[str, tuple[str, bool]]]
+) -> list[str]:
+    """Return the pgqrs-named objects (and the columns of pgqrs tables) nothing creates."""
+    expected: dict[str, set[str]] = {
+        "table": set(COLUMNS),
+        "index": set(INDEXES),
+        "constraint": set(CONSTRAINTS),
+        "function": set(FUNCTIONS),
+    }
+    issues = []
+    for kind, name in sorted(found):
+        if name not in expected[kind]:
+            shown = f"{schema}.{name}" if kind in ("table", "function") else name
+            issues.append(f"{kind} {shown} is not part of pgqrs (extra)")
+    for table, table_columns in columns.items():
+        wanted = {column for column, _type, _null in COLUMNS.get(table, [])}
+        if table in COLUMNS:
+            issues.extend(
+                f"column {schema}.{table}.{column} is not part of pgqrs (extra)"
+                for column in table_columns
+                if column not in wanted
+            )
+    return issues
+
+
+def _version_problems(version: int | None) -> list[str]:
+    if version == SCHEMA_VERSION:
+        return []
+    if version is not None and version > SCHEMA_VERSION:
+        return [f"schema version is {version}, newer than this pgqrs ({SCHEMA_VERSION}): upgrade pgqrs"]
+    return [f"schema version is {version}, this pgqrs expects {SCHEMA_VERSION} (install upgrades it)"]
 
 
 def _column_problems(

@@ -20,6 +20,7 @@ from pgqrs import _secrets, _validation, errors
 DEFAULT_FILES = ("pgqrs.yaml", "pgqrs.yml")
 POOLER_PORTS = frozenset({6432})  # PgBouncer's and pgcat's customary port
 POOLER_MODES = ("none", "session", "transaction")
+DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Config:
         max_payload_bytes: Largest JSON payload accepted, in UTF-8 bytes.
         producer_rate_limit: Messages per second a producer may send (it waits); None = no limit.
         max_read_count: Deliveries after which a message is dead-lettered to the archive; 0 = never.
+        heartbeat_interval_seconds: How often a consumer records that it is alive (any call it
+            makes does it when this much time has passed; the worker runtime does it on a timer).
         pooler: ``none``, ``session`` or ``transaction``; None guesses from the port (6432).
         prepared_statements: Use server-side prepared statements; None = on unless a transaction
             pooler is in front.
@@ -47,9 +50,10 @@ class Config:
     connection_timeout_seconds: float = 30
     default_lock_time_seconds: float = 5
     default_max_batch_size: int = 100
-    max_payload_bytes: int = 1_048_576
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     producer_rate_limit: float | None = None
     max_read_count: int = 5
+    heartbeat_interval_seconds: float = 30
     pooler: str | None = None
     prepared_statements: bool | None = None
 
@@ -180,6 +184,7 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "max_payload_bytes": ("PGQRS_MAX_PAYLOAD_BYTES", _parse_int),
     "producer_rate_limit": ("PGQRS_PRODUCER_RATE_LIMIT", _parse_optional_float),
     "max_read_count": ("PGQRS_MAX_READ_COUNT", _parse_int),
+    "heartbeat_interval_seconds": ("PGQRS_HEARTBEAT_INTERVAL", _parse_float),
     "pooler": ("PGQRS_POOLER", str),
     "prepared_statements": ("PGQRS_PREPARED_STATEMENTS", _parse_bool),
 }
@@ -284,6 +289,7 @@ _NUMBERS: dict[str, float] = {
     "max_payload_bytes": 1,
     "producer_rate_limit": 0.001,
     "max_read_count": 0,
+    "heartbeat_interval_seconds": 0.001,
 }
 _INTEGERS = {"max_connections", "default_max_batch_size", "max_payload_bytes", "max_read_count"}
 

@@ -47,11 +47,21 @@ class NotFoundError(PgqrsError):
 
 
 class QueueNotFound(NotFoundError):
-    """The queue does not exist."""
+    """The queue does not exist.
 
-    def __init__(self, queue: str | int, message: str | None = None) -> None:
+    `queue` is its name and `queue_id` its id, each None when the caller named it the other way.
+    """
+
+    def __init__(
+        self, queue: str | None = None, message: str | None = None, *, queue_id: int | None = None
+    ) -> None:
         self.queue = queue
-        super().__init__(message or f"queue {queue!r} does not exist")
+        self.queue_id = queue_id
+        if message is None and queue is not None:
+            message = f"queue {queue!r} does not exist"
+        elif message is None and queue_id is not None:
+            message = f"queue with id {queue_id} does not exist"
+        super().__init__(message)
 
 
 class MessageNotFound(NotFoundError):

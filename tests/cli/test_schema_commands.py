@@ -26,7 +26,7 @@ def test_install_verify_uninstall(cli: runner.Cli, dsn: str, schema: str) -> Non
 
     refused = cli.run("uninstall").expect(2)  # stdin is a pipe: no one to ask
     assert "pass --yes" in refused.error
-    assert support.count(dsn, TABLES, schema) == 5
+    assert support.count(dsn, TABLES, schema) == 6
 
     removed = cli.run("--format", "json", "uninstall", "--yes").expect(0)
     assert removed.json() == {"schema": schema, "uninstalled": True}
@@ -58,9 +58,9 @@ def test_print_sql_connects_to_nothing(offline: runner.Cli, unconfigured: runner
         ["--schema", "jobs_schema", "install", "--print-sql"],
         ["--out", str(script), "install", "--print-sql"],
     )
-    assert 'CREATE TABLE IF NOT EXISTS "jobs_schema".pgqrs_queues' in text.expect(0).stdout
+    assert 'CREATE TABLE "jobs_schema".pgqrs_queues' in text.expect(0).stdout
     assert document.expect(0).stdout == ""
-    assert 'CREATE TABLE IF NOT EXISTS "public".pgqrs_messages' in script.read_text()
+    assert 'CREATE TABLE "public".pgqrs_messages' in script.read_text()
     # No DSN anywhere: the DDL still only needs the schema (here from the environment).
     without_dsn = unconfigured.with_environment(PGQRS_SCHEMA="env_schema")
     printed = without_dsn.run("--format", "json", "install", "--print-sql").expect(0).json()
@@ -93,7 +93,7 @@ def test_uninstall_asks_on_a_terminal(cli: runner.Cli, admin: sync.PgqrsAdmin, d
     assert declined.returncode == 1
     assert b"Drop the pgqrs tables in schema" in declined.stderr
     assert b"pgqrs: error: uninstall cancelled; nothing was changed" in declined.stderr
-    assert support.count(dsn, TABLES, schema) == 5
+    assert support.count(dsn, TABLES, schema) == 6
 
     confirmed = run_on_terminal(cli, "y", "uninstall")
     assert confirmed.returncode == 0, confirmed.stderr

@@ -20,7 +20,7 @@ from tests.reliability import harness
 
 # The call under test, and a fragment of its SQL (to find its blocked backend).
 CALLS: dict[str, str] = {
-    "dequeue": "SKIP LOCKED",
+    "dequeue": "pgqrs_dequeue(",
     "delete": "DELETE FROM",
     "archive": "INSERT INTO",
     "extend_visibility": "greatest(vt",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from pgqrs import _dsn, _queries, _schema_spec, _validation, errors, models, roles
+from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles
 from pgqrs import config as config_module
 from pgqrs._async import _database, consumer, producer, tables
 
@@ -28,7 +29,7 @@ class PgqrsAdmin:
         self.queues = tables.PgqrsQueues(pool, self.schema)
         self.workers = tables.PgqrsWorkers(pool, self.schema)
         self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes)
-        self.archive = tables.PgqrsArchiveTable(pool, self.schema)
+        self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes)
 
     @classmethod
     async def connect(cls, config: config_module.Config) -> PgqrsAdmin:
@@ -59,30 +60,85 @@ class PgqrsAdmin:
     # Schema management ---------------------------------------------------------------------
 
     async def install(self) -> None:
-        """Create the pgqrs tables in the configured schema (idempotent, concurrency-safe).
+        """Bring the pgqrs tables in the configured schema to this version (see `migrate`).
+
+        Cheap to call at every start: on a current schema it reads the version and returns,
+        taking no lock on any table and running no DDL.
 
         Raises:
             SchemaError: The schema does not exist (the message gives the CREATE SCHEMA fix),
                 or the installed schema is newer than this version of pgqrs.
         """
-        params = {"schema": self.schema}
+        await self.migrate()
+
+    async def schema_version(self) -> int | None:
+        """Return the pgqrs schema version installed in the schema, or None when not installed.
+
+        Raises:
+            SchemaError: The schema does not exist.
+        """
+        row = await self._database.fetch_one("admin_schema_state", {"schema": self.schema})
+        schema_exists, installed = row if row is not None else (False, False)
+        if not schema_exists:
+            raise errors.SchemaError(
+                f"schema {self.schema!r} does not exist; create it first: "
+                f"CREATE SCHEMA IF NOT EXISTS {_queries.compose('{schema}', self.schema).decode()};"
+            )
+        return await self._database.scalar("admin_schema_version") if installed else None
+
+    async def migrate(self) -> list[int]:
+        """Apply the pending numbered migrations; return the versions applied (none: current).
+
+        Each migration runs in a transaction of its own under a transaction-scoped advisory
+        lock, so concurrent callers take turns and each migration is applied exactly once.
+        `migration_sql` gives the same SQL as text.
+
+        Raises:
+            SchemaError: The schema does not exist, or is newer than this pgqrs.
+        """
+        current = await self.schema_version()
+        self._refuse_newer(current)
+        applied = []
+        for migration in _migrations.pending(current):
+            if await self._apply(migration):
+                applied.append(migration.version)
+        return applied
+
+    async def migration_sql(self) -> str:
+        """Return the SQL `migrate` would run on this schema now (empty when it is current)."""
+        current = await self.schema_version()
+        self._refuse_newer(current)
+        return _migrations.script(self.schema, current)
+
+    def _refuse_newer(self, current: int | None) -> None:
+        latest = _migrations.latest_version()
+        if current is not None and current > latest:
+            raise errors.SchemaError(
+                f"schema {self.schema!r} holds pgqrs schema version {current}, newer than this "
+                f"pgqrs ({latest}); upgrade pgqrs"
+            )
+
+    async def _apply(self, migration: _migrations.Migration) -> bool:
+        """Apply one migration unless another process did while we waited for the lock."""
         async with self._database.connection() as connection, connection.transaction():
-            await connection.execute(self._database.sql("admin_install_lock"), params)
-            cursor = await connection.execute(self._database.sql("admin_schema_exists"), params)
-            row = await cursor.fetchone()
-            if not (row and row[0]):
-                raise errors.SchemaError(
-                    f"schema {self.schema!r} does not exist; create it first: "
-                    f"CREATE SCHEMA IF NOT EXISTS {_queries.compose('{schema}', self.schema).decode()};"
-                )
-            await connection.execute(_queries.install_script(self.schema))
-            cursor = await connection.execute(self._database.sql("admin_schema_version"))
-            row = await cursor.fetchone()
-            if row and row[0] is not None and row[0] > _schema_spec.SCHEMA_VERSION:
-                raise errors.SchemaError(
-                    f"schema {self.schema!r} holds pgqrs schema version {row[0]}, newer than this "
-                    f"pgqrs ({_schema_spec.SCHEMA_VERSION}); upgrade pgqrs"
-                )
+            await connection.execute(self._database.sql("admin_install_lock"), {"schema": self.schema})
+            if await self._locked_version(connection) >= migration.version:
+                return False
+            await connection.execute(_migrations.compose(migration, self.schema))
+            await connection.execute(
+                self._database.sql("admin_record_version"), {"version": migration.version}
+            )
+        return True
+
+    async def _locked_version(self, connection: AsyncConnection[Any]) -> int:
+        """Return the recorded version (0: none) as seen inside the migration's transaction."""
+        cursor = await connection.execute(self._database.sql("admin_schema_state"), {"schema": self.schema})
+        state = await cursor.fetchone()
+        if state is None or not state[1]:
+            return 0
+        cursor = await connection.execute(self._database.sql("admin_schema_version"))
+        row = await cursor.fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def verify(self) -> None:
         """Check that every pgqrs table, column, index and constraint is present and as expected.

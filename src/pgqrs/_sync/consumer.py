@@ -13,16 +13,16 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from pgqrs import _validation, models
+from pgqrs import _validation, errors, models
 from pgqrs import config as config_module
-from pgqrs._sync import _database, producer, tables
+from pgqrs._sync import _compat, _database, producer, tables
 
 logger = logging.getLogger("pgqrs.consumer")
 
-HEARTBEAT_INTERVAL_SECONDS = 30.0
 # Poison messages buried by a dequeue take candidate slots; try again so a dequeue does not
 # come back empty while deliverable messages wait behind them.
 _DEQUEUE_ATTEMPTS = 3
+_FOREIGN_KEY_VIOLATION = "23503"
 
 
 class Consumer:
@@ -30,7 +30,10 @@ class Consumer:
 
     The consumer registers itself in pgqrs_workers on first use; its leases carry that worker
     id, and `delete`, `archive` and `extend_visibility` succeed only for the lease holder: a
-    consumer whose lease expired and was taken over gets False and changes nothing.
+    consumer whose lease expired and was taken over gets False and changes nothing. One
+    consumer may be shared by many tasks (threads, in the blocking API): it registers once.
+    Every call proves it alive: when the config's heartbeat_interval_seconds have passed since
+    the last heartbeat, the call records one first (one extra statement, at most that often).
 
     Args:
         pool: The connection pool (``admin.pool``).
@@ -51,6 +54,7 @@ class Consumer:
         self._workers = tables.PgqrsWorkers(pool, queue_info.schema)
         self._worker: models.WorkerInfo | None = None
         self._last_heartbeat = 0.0
+        self._registering = _compat.Lock()
 
     @property
     def worker_id(self) -> int | None:
@@ -59,11 +63,12 @@ class Consumer:
 
     def register(self) -> models.WorkerInfo:
         """Register this consumer in pgqrs_workers (done on first dequeue) and return the record."""
-        if self._worker is None:
-            new = models.NewWorker(self.queue_info.id, socket.gethostname(), os.getpid())
-            self._worker = self._workers.insert(new)
-            self._last_heartbeat = time.monotonic()
-        return self._worker
+        with self._registering:
+            if self._worker is None:
+                new = models.NewWorker(self.queue_info.id, socket.gethostname(), os.getpid())
+                self._worker = self._workers.insert(new)
+                self._last_heartbeat = time.monotonic()
+            return self._worker
 
     def dequeue(self, lock_time: Any = None) -> models.QueueMessage | None:
         """Lease the next visible message for `lock_time` (default_lock_time_seconds); None if none."""
@@ -85,7 +90,7 @@ class Consumer:
             self.config.default_lock_time_seconds if lock_time is None else lock_time, "lock_time"
         )
         worker = self._ensure_worker()
-        params = {
+        params: dict[str, Any] = {
             "queue_id": self.queue_info.id,
             "limit": limit,
             # Seconds into make_interval(secs): elapsed time. A timedelta would go as 'N days',
@@ -95,16 +100,28 @@ class Consumer:
             "worker_id": worker,
             "message_type": message_type,
         }
-        query = "message_dequeue_one" if limit == 1 else "message_dequeue"
         for _attempt in range(_DEQUEUE_ATTEMPTS):
-            rows = self._database.fetch(query, params)
-            leased, poisoned = self._sort_leases(rows, worker)
+            rows = self._lease(params)
+            leased, poisoned = self._sort_leases(rows, params["worker_id"])
             if not poisoned:
                 return leased
             self._bury(poisoned)
             if leased:
                 return leased
         return []
+
+    def _lease(self, params: dict[str, Any]) -> list[_database.Row]:
+        """Run the dequeue; if this consumer's worker record was removed, register again first."""
+        try:
+            return self._database.fetch("message_dequeue", params)
+        except errors.DatabaseError as error:
+            if error.sqlstate != _FOREIGN_KEY_VIOLATION:
+                raise
+        # Removed (by an operator, or as stale while idle): the leases it held were released
+        # to nobody (ON DELETE SET NULL), so a new registration loses nothing.
+        self._register_again(params["worker_id"])
+        params["worker_id"] = self._ensure_worker()
+        return self._database.fetch("message_dequeue", params)
 
     def _sort_leases(
         self, rows: list[_database.Row], worker: int
@@ -138,10 +155,12 @@ class Consumer:
         checked = _validation.message_id(msg_id)
         if self._worker is None:
             return False  # never dequeued, so it holds no lease
+        self._keep_alive()
         return bool(self._database.fetch("message_delete_owned_one", {**self._holder(), "id": checked}))
 
     def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
-        """Delete the held messages among `msg_ids`; one bool per input id, in input order."""
+        """Delete the held messages among `msg_ids`; one bool per input position, in input order
+        (an id given twice is True once)."""
         return self._acknowledge("message_delete_owned", _validation.message_ids(msg_ids))
 
     def archive(self, msg_id: int) -> bool:
@@ -149,27 +168,45 @@ class Consumer:
         return (self.archive_batch([msg_id]))[0]
 
     def archive_batch(self, msg_ids: Iterable[int]) -> list[bool]:
-        """Archive the held messages among `msg_ids` in one statement; one bool per input id."""
+        """Archive the held messages among `msg_ids` in one statement; one bool per input position."""
         return self._acknowledge("archive_move", _validation.message_ids(msg_ids))
 
-    def release(self, msg_id: int) -> bool:
-        """Give a held message back unprocessed (visible at once, read_ct restored); False if not held."""
-        return (self.release_batch([msg_id]))[0]
+    def release(self, msg_id: int, delay: Any = 0, count_delivery: bool = False) -> bool:
+        """Give a held message back: visible again after `delay` (timedelta or seconds; 0: at once).
 
-    def release_batch(self, msg_ids: Iterable[int]) -> list[bool]:
-        """Give held messages back unprocessed, e.g. on shutdown; one bool per input id."""
-        return self._acknowledge("message_release_owned", _validation.message_ids(msg_ids))
+        Args:
+            msg_id: The message.
+            delay: When it becomes visible again (database clock).
+            count_delivery: True when this delivery counts towards max_read_count (a retry:
+                the message was tried); False gives it back untried (read_ct restored).
+
+        Returns:
+            False if this consumer does not hold it.
+        """
+        return (self.release_batch([msg_id], delay, count_delivery))[0]
+
+    def release_batch(
+        self, msg_ids: Iterable[int], delay: Any = 0, count_delivery: bool = False
+    ) -> list[bool]:
+        """Give held messages back (see `release`), e.g. on shutdown; one bool per input position."""
+        extra = {"delay": _validation.seconds(delay, "delay"), "count_delivery": bool(count_delivery)}
+        return self._acknowledge("message_release_owned", _validation.message_ids(msg_ids), extra)
 
     def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""
-        seconds = _validation.seconds(duration, "duration")
-        return (self._acknowledge("message_extend_owned", [_validation.message_id(msg_id)], seconds))[0]
+        return (self.extend_visibility_batch([msg_id], duration))[0]
+
+    def extend_visibility_batch(self, msg_ids: Iterable[int], duration: Any) -> list[bool]:
+        """Extend this consumer's leases on `msg_ids` by `duration` in one statement."""
+        extra = {"duration": _validation.seconds(duration, "duration")}
+        return self._acknowledge("message_extend_owned", _validation.message_ids(msg_ids), extra)
 
     def heartbeat(self) -> None:
-        """Record (database time) that this consumer is alive; dequeue does it every 30 s."""
-        if self._worker is not None and not self._workers.heartbeat(self._worker.id):
+        """Record (database time) that this consumer is alive (calls do it by themselves when due)."""
+        worker = self._worker
+        if worker is not None and not self._workers.heartbeat(worker.id):
             # Removed as stale while alive: register again rather than work unregistered.
-            self._worker = None
+            self._register_again(worker.id)
             self.register()
         self._last_heartbeat = time.monotonic()
 
@@ -190,25 +227,46 @@ class Consumer:
         self.close()
 
     def _ensure_worker(self) -> int:
-        if self._worker is None:
-            self.register()
-        elif time.monotonic() - self._last_heartbeat >= HEARTBEAT_INTERVAL_SECONDS:
+        """Return this consumer's worker id, registering (or heartbeating, when due) first."""
+        if self._worker is not None:
+            self._keep_alive()  # registers again if the record was removed
+        worker = self._worker
+        return worker.id if worker is not None else (self.register()).id
+
+    def _keep_alive(self) -> None:
+        if time.monotonic() - self._last_heartbeat >= self.config.heartbeat_interval_seconds:
             self.heartbeat()
-        assert self._worker is not None
-        return self._worker.id
+
+    def _register_again(self, removed_id: int) -> None:
+        """Forget the worker record `removed_id` (gone from the table); the next call registers."""
+        with self._registering:
+            if self._worker is not None and self._worker.id == removed_id:
+                logger.warning(
+                    "queue %s: worker %d was removed; registering again",
+                    self.queue_info.queue_name,
+                    removed_id,
+                )
+                self._worker = None
 
     def _holder(self) -> dict[str, Any]:
-        """Return the parameters every lease-holder statement checks: this queue, this worker."""
+        """Return the parameters every lease-holder statement checks: this worker (and its queue)."""
         assert self._worker is not None
         return {"queue_id": self.queue_info.id, "worker_id": self._worker.id}
 
-    def _acknowledge(self, name: str, ids: list[int], duration: float | None = None) -> list[bool]:
+    def _acknowledge(
+        self, name: str, ids: list[int], extra: dict[str, Any] | None = None
+    ) -> list[bool]:
+        """Run an ownership-checked statement on `ids`; True at the first position of each id it
+        changed, False elsewhere (not held, gone, or a repeat)."""
         if not ids:
             return []
         if self._worker is None:
             return [False] * len(ids)  # never dequeued, so it holds no lease
-        params: dict[str, Any] = {**self._holder(), "ids": ids}
-        if duration is not None:
-            params["duration"] = duration
+        self._keep_alive()
+        params: dict[str, Any] = {**self._holder(), "ids": ids, **(extra or {})}
         done = {row[0] for row in self._database.fetch(name, params)}
-        return [msg_id in done for msg_id in ids]
+        answers = []
+        for msg_id in ids:
+            answers.append(msg_id in done)
+            done.discard(msg_id)
+        return answers

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from psycopg_pool import ConnectionPool
 
 from pgqrs import _validation, errors, models
+from pgqrs import config as config_module
 from pgqrs._sync import _database
 
 RecordT = TypeVar("RecordT")
@@ -35,13 +36,22 @@ class Table(Protocol[RecordT, NewT]):
 
 
 class _TableBase(Generic[_Record]):
-    """Shared plumbing: a named-query executor and the table's query prefix."""
+    """Shared plumbing: a named-query executor and the table's query prefix.
+
+    `max_payload_bytes` limits the payloads that the messages and archive tables accept.
+    """
 
     _prefix = ""
 
-    def __init__(self, pool: ConnectionPool, schema: str = "public") -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        schema: str = "public",
+        max_payload_bytes: int = config_module.DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
         self.pool = pool
         self.schema = _validation.schema_name(schema)
+        self.max_payload_bytes = max_payload_bytes
         self._database = _database.Database(pool, self.schema)
 
     def _record(self, row: tuple[Any, ...]) -> _Record:
@@ -66,7 +76,7 @@ class _TableBase(Generic[_Record]):
             row = self._database.fetch_one(name, params)
         except errors.DatabaseError as error:
             if error.sqlstate == FOREIGN_KEY_VIOLATION:
-                raise errors.QueueNotFound(queue_id, f"queue with id {queue_id} does not exist") from None
+                raise errors.QueueNotFound(queue_id=queue_id) from None
             raise
         assert row is not None
         return row
@@ -89,7 +99,7 @@ class PgqrsQueues(_TableBase[models.QueueInfo]):
         return models.QueueInfo(row[0], row[1], row[2], self.schema)
 
     def _missing(self, id: int) -> errors.NotFoundError:
-        return errors.QueueNotFound(id, f"queue with id {id} does not exist")
+        return errors.QueueNotFound(queue_id=id)
 
     def insert(self, new: models.NewQueue) -> models.QueueInfo:
         """Create a queue.
@@ -123,12 +133,19 @@ class PgqrsQueues(_TableBase[models.QueueInfo]):
         """Delete a queue with its archive and workers; refuse while it holds messages.
 
         Raises:
-            QueueNotEmpty: Messages remain (purge them first).
+            QueueNotEmpty: Messages remain (purge them first), or arrived while it was deleted.
         """
-        row = self._database.fetch_one("queue_delete", {"id": id})
-        deleted, pending = row if row is not None else (0, 0)
+        try:
+            row = self._database.fetch_one("queue_delete", {"id": id})
+        except errors.DatabaseError as error:
+            if error.sqlstate != FOREIGN_KEY_VIOLATION:
+                raise
+            # A message was enqueued between the count and the delete, and the foreign key
+            # refused: count again (it is seen now) and answer as for any non-empty queue.
+            row = self._database.fetch_one("queue_delete", {"id": id})
+        deleted, pending, name = row if row is not None else (0, 0, None)
         if pending:
-            raise errors.QueueNotEmpty(str(id), int(pending))
+            raise errors.QueueNotEmpty(str(name), int(pending))
         return bool(deleted)
 
     def count_by_fk(self, id: int) -> int:
@@ -192,12 +209,6 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
 
     _prefix = "message"
 
-    def __init__(
-        self, pool: ConnectionPool, schema: str = "public", max_payload_bytes: int = 1_048_576
-    ) -> None:
-        super().__init__(pool, schema)
-        self.max_payload_bytes = max_payload_bytes
-
     def _record(self, row: tuple[Any, ...]) -> models.QueueMessage:
         return models.QueueMessage(*row)
 
@@ -257,7 +268,7 @@ class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):
         params = {
             "original_msg_id": _validation.message_id(new.original_msg_id),
             "queue_id": new.queue_id,
-            "payload": _validation.encode_payload(new.payload, 1 << 30),
+            "payload": _validation.encode_payload(new.payload, self.max_payload_bytes),
             "read_ct": new.read_ct,
             "dead_letter_reason": new.dead_letter_reason,
         }

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from pgqrs import _queries, errors
+from pgqrs import _migrations, errors
 from pgqrs.cli import failures, options, output
 
 
 def register(app: typer.Typer) -> None:
     """Add the schema commands to the top-level command."""
     app.command("install")(install)
+    app.command("migrate")(migrate)
     app.command("uninstall")(uninstall)
     app.command("verify")(verify)
 
@@ -21,14 +22,18 @@ def register(app: typer.Typer) -> None:
 def install(
     context: typer.Context,
     print_sql: Annotated[
-        bool, typer.Option("--print-sql", help="Print the DDL for the schema instead; connect to nothing.")
+        bool,
+        typer.Option(
+            "--print-sql",
+            help="Print the SQL of a fresh install (every migration) instead; connect to nothing.",
+        ),
     ] = False,
 ) -> None:
-    """Create the pgqrs tables in the schema (which must exist). Safe to run again."""
+    """Create the pgqrs tables in the schema (which must exist), or upgrade them. Safe to run again."""
     session = options.session_of(context)
     if print_sql:
         schema = session.schema()
-        script = _queries.install_script(schema).decode()
+        script = _migrations.script(schema, None)
         output.show_document(session, {"schema": schema, "sql": script}, script)
         return
     schema = session.config().schema
@@ -37,6 +42,31 @@ def install(
     output.show_document(
         session, {"schema": schema, "installed": True}, f"pgqrs is installed in schema {schema!r}"
     )
+
+
+def migrate(
+    context: typer.Context,
+    print_sql: Annotated[
+        bool,
+        typer.Option("--print-sql", help="Print the SQL of the pending migrations instead of applying them."),
+    ] = False,
+) -> None:
+    """Apply the pending schema migrations (what install does), or print their SQL."""
+    session = options.session_of(context)
+    schema = session.config().schema
+    with session.admin() as admin:
+        if print_sql:
+            script = admin.migration_sql()
+            output.show_document(session, {"schema": schema, "sql": script}, script or "-- nothing to apply")
+            return
+        applied = admin.migrate()
+    document = {"schema": schema, "applied": applied, "version": _migrations.latest_version()}
+    if applied:
+        versions = ", ".join(map(str, applied))
+        text = f"applied migration(s) {versions}; schema {schema!r} is at version {applied[-1]}"
+    else:
+        text = f"schema {schema!r} is current (version {_migrations.latest_version()})"
+    output.show_document(session, document, text)
 
 
 def uninstall(

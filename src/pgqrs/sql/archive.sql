@@ -4,12 +4,17 @@
 
 -- name: archive_move :many
 -- Acknowledge by archiving: delete and insert in one statement, so a message is never in both
--- tables or in neither. Only the lease holder's rows move.
+-- tables or in neither. Only the lease holder's rows move (found by primary key: see
+-- message_delete_owned). Every statement that adds or removes archive records adds its delta
+-- to pgqrs_archive_counts (a shard per server process), which metrics read.
 WITH moved AS (
     DELETE FROM {schema}.pgqrs_messages
-    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
-      AND coalesce(worker_id, 0) = %(worker_id)s
+    WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
     RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*) FROM moved GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE SET archived = counts.archived + excluded.archived
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
                                     read_ct, processing_duration, worker_id)
@@ -19,12 +24,21 @@ FROM moved
 RETURNING original_msg_id;
 
 -- name: archive_insert :one
-INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
-                                    dead_letter_reason)
-VALUES (%(original_msg_id)s, %(queue_id)s, %(payload)s::jsonb, now(), %(read_ct)s,
-        %(dead_letter_reason)s)
-RETURNING id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
-          processing_duration, worker_id, dead_letter_reason;
+WITH inserted AS (
+    INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
+                                        dead_letter_reason)
+    VALUES (%(original_msg_id)s, %(queue_id)s, %(payload)s::jsonb, now(), %(read_ct)s,
+            %(dead_letter_reason)s)
+    RETURNING id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
+              archived_at, processing_duration, worker_id, dead_letter_reason
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, 1, (dead_letter_reason IS NOT NULL)::integer
+    FROM inserted
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + 1, dead_letters = counts.dead_letters + excluded.dead_letters
+)
+SELECT * FROM inserted;
 
 -- name: archive_get :one
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
@@ -55,14 +69,37 @@ ORDER BY id DESC LIMIT %(limit)s;
 SELECT count(*) FROM {schema}.pgqrs_archive;
 
 -- name: archive_count_by_queue :one
-SELECT count(*) FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s;
+-- From the kept counts (see archive_move): constant time, however large the archive.
+SELECT coalesce(sum(archived), 0)::bigint
+FROM {schema}.pgqrs_archive_counts WHERE queue_id = %(queue_id)s;
 
 -- name: archive_delete :one
-WITH deleted AS (DELETE FROM {schema}.pgqrs_archive WHERE id = %(id)s RETURNING id)
+WITH deleted AS (
+    DELETE FROM {schema}.pgqrs_archive WHERE id = %(id)s RETURNING queue_id, dead_letter_reason
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, -count(*),
+           -count(*) FILTER (WHERE dead_letter_reason IS NOT NULL)
+    FROM deleted GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+)
 SELECT count(*) FROM deleted;
 
 -- name: archive_purge_queue :one
-WITH deleted AS (DELETE FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s RETURNING id)
+WITH deleted AS (
+    DELETE FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s
+    RETURNING queue_id, dead_letter_reason
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, -count(*),
+           -count(*) FILTER (WHERE dead_letter_reason IS NOT NULL)
+    FROM deleted GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+)
 SELECT count(*) FROM deleted;
 
 -- name: archive_delivery_summary :one

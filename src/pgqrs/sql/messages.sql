@@ -24,54 +24,27 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_dequeue :many
--- Lease up to `limit` visible messages in visibility order, skipping rows other consumers hold;
--- columns: id, payload, enqueued_at, vt, read_ct, dequeued_at. Kept lean (the hot path): a
--- message over max_read_count is leased like any other, then buried by the consumer
--- (message_bury). `message_type`, when not null, keeps payloads whose "type" equals it.
--- (Comments are sent too: keep them short, pg_stat_activity shows a statement's first 1 kB.)
-WITH candidates AS (
-    SELECT id, vt FROM {schema}.pgqrs_messages
-    WHERE queue_id = %(queue_id)s AND vt <= now()
-      AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
-    ORDER BY vt, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), leased AS (
-    UPDATE {schema}.pgqrs_messages m
-    SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1,
-        dequeued_at = now(), worker_id = %(worker_id)s
-    FROM candidates c
-    WHERE m.id = c.id
-    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, c.vt AS visible_since
-)
-SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at FROM leased ORDER BY visible_since, id;
-
--- name: message_dequeue_one :many
--- message_dequeue for a single message (Consumer.dequeue): one row needs no final sort, and the
--- CTE scan and sort cost ~3 percent of a one-at-a-time dequeue + delete (measured). Same columns.
-WITH candidates AS (
-    SELECT id FROM {schema}.pgqrs_messages
-    WHERE queue_id = %(queue_id)s AND vt <= now()
-      AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)
-    ORDER BY vt, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE {schema}.pgqrs_messages m
-SET vt = now() + make_interval(secs => %(lock_time)s), read_ct = m.read_ct + 1,
-    dequeued_at = now(), worker_id = %(worker_id)s
-FROM candidates c
-WHERE m.id = c.id
-RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at;
+-- Lease up to `limit` visible messages in visibility order, skipping rows others hold: see
+-- pgqrs_dequeue (migration 0003; its plan does not depend on statistics). A message over
+-- max_read_count is leased, then buried by the consumer (message_bury). (Comments are sent
+-- too: keep them short, pg_stat_activity shows a statement's first 1 kB.)
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at
+FROM {schema}.pgqrs_dequeue(%(queue_id)s::bigint, %(worker_id)s::bigint, %(limit)s::integer,
+                            %(lock_time)s::double precision, %(message_type)s::text);
 
 -- name: message_bury :many
 -- Poison messages (leased once more than max_read_count allows) move to the archive with a
 -- reason, in one statement; only rows this worker holds. read_ct there counts real deliveries.
 WITH dead AS (
     DELETE FROM {schema}.pgqrs_messages
-    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
-      AND coalesce(worker_id, 0) = %(worker_id)s
+    WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
     RETURNING id, queue_id, payload, enqueued_at, read_ct - 1 AS deliveries
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
                                     dead_letter_reason)
@@ -82,44 +55,45 @@ FROM dead
 RETURNING original_msg_id;
 
 -- name: message_delete_owned :many
--- Acknowledge by deletion: only rows of this queue leased by this worker (the lease holder).
--- `coalesce(worker_id, 0)` in every ack keeps the check off the partial worker_id index (any
--- strict test would let the planner use it): with statistics from before the leases it read
--- every lease the worker held (22 ms for 100 ids at 20k held); the primary key probes each id.
+-- Acknowledge by deletion: only rows leased by this worker (the lease holder; a worker belongs
+-- to one queue, so the queue needs no test of its own). Every ack finds its rows through the
+-- primary key whatever the statistics say: `coalesce(worker_id, 0)` keeps the worker test off
+-- the partial worker_id index (with statistics from before the leases it read every lease the
+-- worker held), and no `queue_id = X` test invites a walk of the queue's dequeue index.
 DELETE FROM {schema}.pgqrs_messages
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
-  AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_delete_owned_one :many
 -- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest;
 -- ~3 percent of a one-at-a-time dequeue + delete (measured).
 DELETE FROM {schema}.pgqrs_messages
-WHERE id = %(id)s AND queue_id = %(queue_id)s
-  AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = %(id)s AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_extend_owned :many
 UPDATE {schema}.pgqrs_messages
 SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
-  AND coalesce(worker_id, 0) = %(worker_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_release_owned :many
--- Give held messages back unprocessed: visible now, and this delivery does not count towards
--- max_read_count (read_ct goes back down).
+-- Give held messages back: visible again after `delay` seconds, the lease fields cleared. This
+-- delivery counts towards max_read_count only when `count_delivery` (a retry); otherwise
+-- read_ct goes back down (the message was not processed).
 UPDATE {schema}.pgqrs_messages
-SET vt = now(), read_ct = greatest(read_ct - 1, 0), worker_id = NULL
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
-  AND coalesce(worker_id, 0) = %(worker_id)s
+SET vt = now() + make_interval(secs => %(delay)s),
+    read_ct = CASE WHEN %(count_delivery)s THEN read_ct ELSE greatest(read_ct - 1, 0) END,
+    worker_id = NULL, dequeued_at = NULL
+WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
 -- name: message_extend :many
--- Producer-side: postpone a message of this queue whoever holds it.
+-- Producer-side: postpone a message of this queue whoever holds it. `queue_id + 0` checks the
+-- queue on the rows the primary key finds, and cannot send the planner down the queue's index.
 UPDATE {schema}.pgqrs_messages
 SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
-WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s
+WHERE id = ANY(%(ids)s::bigint[]) AND queue_id + 0 = %(queue_id)s
 RETURNING id;
 
 -- name: message_get :one

@@ -26,7 +26,8 @@ SELECT count(*) FROM {schema}.pgqrs_queues WHERE id = %(id)s;
 
 -- name: queue_delete :one
 -- Refuses (returns the pending count, deletes nothing) while messages remain; archive rows and
--- workers go with the queue (ON DELETE CASCADE).
+-- workers go with the queue (ON DELETE CASCADE). A message enqueued while this runs makes the
+-- foreign key refuse the delete (23503): the caller reports that as "not empty" too.
 WITH pending AS (
     SELECT count(*) AS messages FROM {schema}.pgqrs_messages WHERE queue_id = %(id)s
 ), deleted AS (
@@ -34,26 +35,30 @@ WITH pending AS (
     WHERE id = %(id)s AND (SELECT messages FROM pending) = 0
     RETURNING id
 )
-SELECT (SELECT count(*) FROM deleted), (SELECT messages FROM pending);
+SELECT (SELECT count(*) FROM deleted), (SELECT messages FROM pending),
+       (SELECT queue_name FROM {schema}.pgqrs_queues WHERE id = %(id)s);
 
 -- name: queue_metrics :many
--- One row per queue (or the one named). Every time comparison uses the database clock.
+-- One row per queue (or the one named). Every time comparison uses the database clock. Locked:
+-- held by a worker and not expired; delayed: not visible yet and held by nobody. The archive's
+-- counts come from pgqrs_archive_counts (kept by every statement that changes the archive).
 SELECT q.queue_name,
        coalesce(m.total, 0), coalesce(m.pending, 0), coalesce(m.locked, 0), coalesce(m.delayed, 0),
-       coalesce(a.archived, 0), coalesce(a.dead, 0), m.oldest_pending_at, m.newest_message_at
+       coalesce(a.archived, 0)::bigint, coalesce(a.dead, 0)::bigint,
+       m.oldest_pending_at, m.newest_message_at
 FROM {schema}.pgqrs_queues q
 LEFT JOIN LATERAL (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE vt <= now()) AS pending,
-           count(*) FILTER (WHERE vt > now() AND dequeued_at IS NOT NULL) AS locked,
-           count(*) FILTER (WHERE vt > now() AND dequeued_at IS NULL) AS delayed,
+           count(*) FILTER (WHERE vt > now() AND worker_id IS NOT NULL) AS locked,
+           count(*) FILTER (WHERE vt > now() AND worker_id IS NULL) AS delayed,
            min(enqueued_at) FILTER (WHERE vt <= now()) AS oldest_pending_at,
            max(enqueued_at) AS newest_message_at
     FROM {schema}.pgqrs_messages WHERE queue_id = q.id
 ) m ON true
 LEFT JOIN LATERAL (
-    SELECT count(*) AS archived, count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) AS dead
-    FROM {schema}.pgqrs_archive WHERE queue_id = q.id
+    SELECT sum(archived) AS archived, sum(dead_letters) AS dead
+    FROM {schema}.pgqrs_archive_counts WHERE queue_id = q.id
 ) a ON true
 WHERE %(queue_name)s::text IS NULL OR q.queue_name = %(queue_name)s::text
 ORDER BY q.queue_name;

@@ -3,11 +3,13 @@
 -- install, and again after every upgrade: it is idempotent, and it first revokes whatever the
 -- three roles held on the pgqrs tables, so the result is always exactly the grants below.
 --
+--   All three read the schema version, so an application can call install() at every start
+--   (on a current schema it only reads the version).
 --   {producer}: get the queue, enqueue (INSERT ... RETURNING needs SELECT), postpone (vt).
---   {consumer}: get the queue, register and heartbeat, lease, extend, release, delete, archive,
---               dead-letter. It can read payloads and delete messages (that is its job), so it
---               could also purge a queue; it cannot enqueue, touch queues, purge the archive or
---               remove workers.
+--   {consumer}: get the queue, register and heartbeat, lease (pgqrs_dequeue), extend, release,
+--               delete, archive, dead-letter (and count what it archives). It can read payloads
+--               and delete messages (that is its job), so it could also purge a queue; it
+--               cannot enqueue, touch queues, purge the archive or remove workers.
 --   {observer}: metrics, queue and worker lists, verify; no payloads (column privileges).
 --
 -- The roles are NOLOGIN groups: grant them to your application's login roles, e.g.
@@ -18,8 +20,15 @@ DO $pgqrs$ BEGIN CREATE ROLE {consumer} NOLOGIN; EXCEPTION WHEN duplicate_object
 DO $pgqrs$ BEGIN CREATE ROLE {observer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
 
 REVOKE ALL ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers,
-    {schema}.pgqrs_messages, {schema}.pgqrs_archive FROM {producer}, {consumer}, {observer};
+    {schema}.pgqrs_messages, {schema}.pgqrs_archive, {schema}.pgqrs_archive_counts
+    FROM {producer}, {consumer}, {observer};
 GRANT USAGE ON SCHEMA {schema} TO {producer}, {consumer}, {observer};
+GRANT SELECT ON {schema}.pgqrs_schema_version TO {producer}, {consumer}, {observer};
+-- Functions run with the caller's privileges (SECURITY INVOKER): EXECUTE alone grants nothing.
+REVOKE ALL ON FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text)
+    FROM PUBLIC, {producer}, {observer};
+GRANT EXECUTE ON FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text)
+    TO {consumer};
 
 -- Producer
 GRANT SELECT ON {schema}.pgqrs_queues TO {producer};
@@ -31,9 +40,10 @@ GRANT SELECT, INSERT, UPDATE (heartbeat_at, status) ON {schema}.pgqrs_workers TO
 GRANT SELECT, UPDATE (vt, read_ct, dequeued_at, worker_id), DELETE ON {schema}.pgqrs_messages
     TO {consumer};
 GRANT SELECT (original_msg_id), INSERT ON {schema}.pgqrs_archive TO {consumer};
+GRANT SELECT, INSERT, UPDATE ON {schema}.pgqrs_archive_counts TO {consumer};
 
 -- Observer
-GRANT SELECT ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers
+GRANT SELECT ON {schema}.pgqrs_queues, {schema}.pgqrs_workers, {schema}.pgqrs_archive_counts
     TO {observer};
 GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id)
     ON {schema}.pgqrs_messages TO {observer};

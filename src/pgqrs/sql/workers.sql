@@ -42,10 +42,14 @@ WITH stopped AS (
 SELECT count(*) FROM stopped;
 
 -- name: worker_remove_stale :one
--- Stale: no heartbeat for `older_than` seconds of database time, whatever the status.
+-- Stale: no heartbeat for `older_than` seconds of database time, whatever the status, and no
+-- lease that has not expired (a worker busy with a long job is alive, whatever its heartbeat).
 WITH removed AS (
-    DELETE FROM {schema}.pgqrs_workers
-    WHERE heartbeat_at < now() - make_interval(secs => %(older_than)s)
-    RETURNING id
+    DELETE FROM {schema}.pgqrs_workers w
+    WHERE w.heartbeat_at < now() - make_interval(secs => %(older_than)s)
+      AND NOT EXISTS (
+          SELECT FROM {schema}.pgqrs_messages m WHERE m.worker_id = w.id AND m.vt > now()
+      )
+    RETURNING w.id
 )
 SELECT count(*) FROM removed;

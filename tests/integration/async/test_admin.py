@@ -10,7 +10,14 @@ import pytest
 import pgqrs
 from tests import support
 
-TABLES = ["pgqrs_archive", "pgqrs_messages", "pgqrs_queues", "pgqrs_schema_version", "pgqrs_workers"]
+TABLES = [
+    "pgqrs_archive",
+    "pgqrs_archive_counts",
+    "pgqrs_messages",
+    "pgqrs_queues",
+    "pgqrs_schema_version",
+    "pgqrs_workers",
+]
 
 
 def tables_in(raw: psycopg.Connection[tuple[object, ...]], schema: str) -> list[str]:
@@ -29,28 +36,6 @@ async def test_install_creates_the_tables_and_is_idempotent(
     assert tables_in(raw, schema) == TABLES
     await admin.verify()
     assert [queue.queue_name for queue in await admin.list_queues()] == ["kept"]
-
-
-async def test_install_upgrades_a_version_1_schema(
-    admin: pgqrs.PgqrsAdmin, raw: psycopg.Connection[tuple[object, ...]], schema: str
-) -> None:
-    # What version 1 had and version 2 dropped: the archive's worker foreign key and its index.
-    raw.execute(
-        f'ALTER TABLE "{schema}".pgqrs_archive ADD CONSTRAINT pgqrs_archive_worker_id_fkey '
-        f'FOREIGN KEY (worker_id) REFERENCES "{schema}".pgqrs_workers (id) ON DELETE SET NULL'
-    )
-    raw.execute(f'CREATE INDEX pgqrs_archive_worker_id_idx ON "{schema}".pgqrs_archive (worker_id)')
-    raw.execute(f'UPDATE "{schema}".pgqrs_schema_version SET version = 1 WHERE version = 2')
-    with pytest.raises(pgqrs.SchemaError) as caught:
-        await admin.verify()
-    assert caught.value.problems == ["schema version is 1, this pgqrs expects 2 (install upgrades it)"]
-    await admin.install()
-    await admin.verify()
-    constraints = raw.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-        (f'"{schema}".pgqrs_archive',),
-    ).fetchall()
-    assert constraints == [("pgqrs_archive_queue_id_fkey",)]
 
 
 async def test_archive_keeps_the_worker_id_after_the_worker_is_removed(
@@ -103,6 +88,7 @@ async def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> 
             "pgqrs_workers",
             "pgqrs_messages",
             "pgqrs_archive",
+            "pgqrs_archive_counts",
         ]
     ]
 
