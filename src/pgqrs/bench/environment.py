@@ -31,6 +31,10 @@ CREATE TABLE {schema}.raw_archive (
 """
 
 
+# Messages of another queue analyzed before a stale backlog arrives (issue 12's reproduction).
+STALE_ROWS = 100
+
+
 class DeliveryError(Exception):
     """A workload lost, duplicated or failed to acknowledge a message."""
 
@@ -81,6 +85,8 @@ class Environment:
         self.config = config_module.Config.from_dsn_with_schema(dsn, schema)
         self.connection = connect(dsn)
         self._identifier = sql.Identifier(schema)
+        # Fill without refreshing the statistics after (W7 with --stale-statistics).
+        self.stale_statistics = False
 
     @classmethod
     def create(cls, dsn: str, package: str = "pgqrs") -> Environment:
@@ -148,13 +154,33 @@ class Environment:
         self.execute(f"TRUNCATE {tables}")
 
     def fill_pgqrs(self, queue_id: int, count: int) -> None:
-        """Insert `count` visible messages for a queue, server-side, and refresh the statistics."""
+        """Insert `count` visible messages for a queue, server-side, and refresh the statistics.
+
+        With `stale_statistics`, the statistics are gathered before the backlog arrives, while
+        another queue holds 100 messages: the normal state of a new queue, or of a burst.
+        """
+        if self.stale_statistics:
+            self._insert_pgqrs(self._analyzed_queue(), STALE_ROWS)
+            self.execute("ANALYZE {schema}.pgqrs_messages")
+        self._insert_pgqrs(queue_id, count)
+        if not self.stale_statistics:
+            self.execute("ANALYZE {schema}.pgqrs_messages")
+
+    def _insert_pgqrs(self, queue_id: int, count: int) -> None:
         self.execute(
             f"INSERT INTO {{schema}}.pgqrs_messages (queue_id, payload) "
             f"SELECT %s, {SERVER_PAYLOAD} FROM generate_series(1, %s) AS i",
             (queue_id, count),
         )
-        self.execute("ANALYZE {schema}.pgqrs_messages")
+
+    def _analyzed_queue(self) -> int:
+        """Return the id of the queue that holds the messages analyzed before a stale backlog."""
+        return self.scalar(
+            "WITH made AS (INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES ('analyzed') "
+            "ON CONFLICT (queue_name) DO NOTHING RETURNING id) "
+            "SELECT id FROM made UNION ALL "
+            "SELECT id FROM {schema}.pgqrs_queues WHERE queue_name = 'analyzed'"
+        )
 
     def fill_pgqrs_archive(self, queue_id: int, count: int) -> None:
         """Insert `count` archive records (history of another queue)."""
@@ -187,13 +213,17 @@ class Environment:
         self.execute("TRUNCATE {schema}.raw_messages, {schema}.raw_archive RESTART IDENTITY")
 
     def fill_raw(self, count: int) -> None:
-        """Insert `count` visible messages in the raw table, server-side, and refresh statistics."""
-        self.execute(
+        """Insert `count` visible messages in the raw table, server-side, and refresh statistics
+        (before the backlog arrives with `stale_statistics`, as for pgqrs)."""
+        insert = (
             f"INSERT INTO {{schema}}.raw_messages (payload) "
-            f"SELECT {SERVER_PAYLOAD} FROM generate_series(1, %s) AS i",
-            (count,),
+            f"SELECT {SERVER_PAYLOAD} FROM generate_series(1, %s) AS i"
         )
-        self.execute("ANALYZE {schema}.raw_messages")
+        if self.stale_statistics:
+            self.execute("ANALYZE {schema}.raw_messages")
+        self.execute(insert, (count,))
+        if not self.stale_statistics:
+            self.execute("ANALYZE {schema}.raw_messages")
 
     def raw_messages(self) -> int:
         """Return how many messages the raw table holds."""

@@ -41,6 +41,7 @@ class Options:
     processes: int
     scale_sizes: tuple[int, ...]
     scale_drain: int
+    scale_stale: bool
     memory_sizes: tuple[int, ...]
     send_command: str | None
     compare: tuple[str, ...] = ()
@@ -101,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
         "--scale-max", type=int, default=100_000, help="largest W7 size (1000000 for the full W7)"
     )
     result.add_argument("--scale-drain", type=int, default=10_000, help="messages W7 drains at each size")
+    result.add_argument(
+        "--stale-statistics",
+        action="store_true",
+        help="W7 also with statistics gathered before the backlog arrived (a new queue's state)",
+    )
     result.add_argument(
         "--memory",
         action="store_true",
@@ -182,6 +188,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         processes=arguments.processes,
         scale_sizes=scale_sizes,
         scale_drain=500 if smoke else arguments.scale_drain,
+        scale_stale=arguments.stale_statistics or smoke,
         memory_sizes=(max(1, memory_max // 10), memory_max) if smoke or arguments.memory else (),
         send_command=arguments.send_command,
         compare=tuple(arguments.compare),

@@ -46,24 +46,41 @@ def measure_workloads(
 def measure_scale(
     targets: Sequence[Target], options: Options, results: dict[tuple[int, str], Series]
 ) -> None:
-    """W7: W3's rate over the first messages of 10k, 100k (1M) pending, with a full archive."""
+    """W7: W3's rate over the first messages of 10k, 100k (1M) pending, with a full archive.
+
+    With `scale_stale`, every size runs a second time with the statistics gathered before the
+    backlog arrived (reported as "<target> stale").
+    """
     archive_rows = max(options.scale_sizes)
     targets = [target for target in targets if target.takes("W7")]
     for target in targets:
         if not isinstance(target, RawTarget):
             target.environment.fill_history(archive_rows)
     timing.progress(f"W7: {archive_rows:,} rows in each pgqrs archive")
-    for size in options.scale_sizes:
-        drain = min(options.scale_drain, size)
+    for stale in (False, True) if options.scale_stale else (False,):
         for target in targets:
-            results[(size, target.name)] = Series("W7", target.name, drain)
-        for turn in range(options.repeat):
-            action = functools.partial(
-                timing.repetition, targets, "W7", size, turn, options.interleave, 0, drain
-            )
-            for name, seconds in timing.resilient(targets, action).items():
-                results[(size, name)].seconds.append(seconds)
-                timing.progress(f"W7 {size:,} #{turn + 1} {name:>16}: {drain / seconds:>10,.0f} msg/s")
+            target.environment.stale_statistics = stale
+        for size in options.scale_sizes:
+            _measure_size(targets, options, size, " stale" if stale else "", results)
+    for target in targets:
+        target.environment.stale_statistics = False
+
+
+def _measure_size(
+    targets: Sequence[Target],
+    options: Options,
+    size: int,
+    suffix: str,
+    results: dict[tuple[int, str], Series],
+) -> None:
+    drain = min(options.scale_drain, size)
+    for target in targets:
+        results[(size, target.name + suffix)] = Series("W7", target.name + suffix, drain)
+    for turn in range(options.repeat):
+        action = functools.partial(timing.repetition, targets, "W7", size, turn, options.interleave, 0, drain)
+        for name, seconds in timing.resilient(targets, action).items():
+            results[(size, name + suffix)].seconds.append(seconds)
+            timing.progress(f"W7{suffix} {size:,} #{turn + 1} {name:>16}: {drain / seconds:>10,.0f} msg/s")
 
 
 def _document(
