@@ -6,7 +6,7 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -32,6 +32,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("read_ct", "integer", True),
         ("dequeued_at", _TIMESTAMP, False),
         ("worker_id", "bigint", False),
+        ("last_error", "text", False),
     ],
     "pgqrs_archive": [
         ("id", "bigint", True),
@@ -45,6 +46,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("processing_duration", "bigint", False),
         ("worker_id", "bigint", False),
         ("dead_letter_reason", "text", False),
+        ("last_error", "text", False),
     ],
     "pgqrs_archive_counts": [
         ("queue_id", "bigint", True),

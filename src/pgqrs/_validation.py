@@ -145,3 +145,14 @@ def encode_payloads(payloads: Iterable[Any], max_bytes: int) -> list[str]:
     if isinstance(payloads, (str, bytes, dict)):
         raise errors.ValidationError("payloads must be a sequence of JSON values, not a single value")
     return [encode_payload(payload, max_bytes, position) for position, payload in enumerate(payloads)]
+
+
+def error_text(text: str | None, limit: int) -> str | None:
+    """Return `text` as PostgreSQL text holds it: no NUL, no lone surrogate, at most `limit`
+    characters (the end kept: a traceback's last lines name the error)."""
+    if text is None:
+        return None
+    cleaned = str(text).replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(cleaned) <= limit:
+        return cleaned
+    return "[...]\n" + cleaned[-(limit - 6) :]

@@ -19,7 +19,11 @@ class QueueInfo:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueueMessage:
-    """A message waiting in, or leased from, a queue."""
+    """A message waiting in, or leased from, a queue.
+
+    `read_ct` counts its deliveries; `last_error` is the error of its last failed attempt (set by
+    the worker runtime while it waits for a retry), None when no attempt failed.
+    """
 
     id: int
     queue_id: int
@@ -29,6 +33,12 @@ class QueueMessage:
     read_ct: int
     dequeued_at: datetime.datetime | None
     worker_id: int | None
+    last_error: str | None = None
+
+    @property
+    def attempt(self) -> int:
+        """Return which attempt this delivery is (1 for the first); the same count as `read_ct`."""
+        return self.read_ct
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,6 +56,7 @@ class ArchivedMessage:
     processing_duration: int | None
     worker_id: int | None
     dead_letter_reason: str | None = None
+    last_error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ logger = logging.getLogger("pgqrs.consumer")
 # come back empty while deliverable messages wait behind them.
 _DEQUEUE_ATTEMPTS = 3
 _FOREIGN_KEY_VIOLATION = "23503"
+# Longest error (a traceback) and dead-letter reason kept, in characters.
+ERROR_LIMIT = 8_000
+REASON_LIMIT = 1_000
 
 
 class Consumer:
@@ -130,13 +133,13 @@ class Consumer:
         limit = self.config.max_read_count
         leased: list[models.QueueMessage] = []
         poisoned: list[int] = []
-        for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at in rows:
+        for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error in rows:
             if limit and read_ct > limit:
                 poisoned.append(msg_id)
             else:
                 leased.append(
                     models.QueueMessage(
-                        msg_id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker
+                        msg_id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker, last_error
                     )
                 )
         return leased, poisoned
@@ -190,6 +193,35 @@ class Consumer:
         """Give held messages back (see `release`), e.g. on shutdown; one bool per input position."""
         extra = {"delay": _validation.seconds(delay, "delay"), "count_delivery": bool(count_delivery)}
         return await self._acknowledge("message_release_owned", _validation.message_ids(msg_ids), extra)
+
+    async def retry(self, msg_id: int, delay: Any, error: str | None = None) -> bool:
+        """Give back a held message whose attempt failed: visible again after `delay`, the
+        delivery counted towards max_read_count, `error` kept as its `last_error`."""
+        return (await self.retry_batch([(msg_id, delay, error)]))[0]
+
+    async def retry_batch(self, failures: Iterable[tuple[int, Any, str | None]]) -> list[bool]:
+        """`retry` for many messages, each with its own delay and error, in one statement."""
+        items = list(failures)
+        ids = _validation.message_ids(item[0] for item in items)
+        extra = {
+            "delays": [_validation.seconds(item[1], "delay") for item in items],
+            "errors": [_validation.error_text(item[2], ERROR_LIMIT) for item in items],
+        }
+        return await self._acknowledge("message_retry", ids, extra)
+
+    async def dead_letter(self, msg_id: int, reason: str, error: str | None = None) -> bool:
+        """Move a held message to the archive as a dead letter with `reason` (and `error`)."""
+        return (await self.dead_letter_batch([(msg_id, reason, error)]))[0]
+
+    async def dead_letter_batch(self, failures: Iterable[tuple[int, str, str | None]]) -> list[bool]:
+        """`dead_letter` for many messages, each with its own reason and error, in one statement."""
+        items = list(failures)
+        ids = _validation.message_ids(item[0] for item in items)
+        extra = {
+            "reasons": [_validation.error_text(item[1], REASON_LIMIT) for item in items],
+            "errors": [_validation.error_text(item[2], ERROR_LIMIT) for item in items],
+        }
+        return await self._acknowledge("message_dead_letter", ids, extra)
 
     async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""

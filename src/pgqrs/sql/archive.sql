@@ -1,6 +1,6 @@
 -- Queries on pgqrs_archive. Columns in ArchivedMessage order: id, original_msg_id, queue_id,
 -- payload, enqueued_at, dequeued_at, read_ct, archived_at, processing_duration, worker_id,
--- dead_letter_reason.
+-- dead_letter_reason, last_error.
 
 -- name: archive_move :many
 -- Acknowledge by archiving: delete and insert in one statement, so a message is never in both
@@ -10,16 +10,16 @@
 WITH moved AS (
     DELETE FROM {schema}.pgqrs_messages
     WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
-    RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
+    RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id, last_error
 ), counted AS (
     INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived)
     SELECT queue_id, pg_backend_pid() %% 16, count(*) FROM moved GROUP BY queue_id
     ON CONFLICT (queue_id, shard) DO UPDATE SET archived = counts.archived + excluded.archived
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
-                                    read_ct, processing_duration, worker_id)
+                                    read_ct, processing_duration, worker_id, last_error)
 SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
-       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id
+       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id, last_error
 FROM moved
 RETURNING original_msg_id;
 
@@ -30,7 +30,7 @@ WITH inserted AS (
     VALUES (%(original_msg_id)s, %(queue_id)s, %(payload)s::jsonb, now(), %(read_ct)s,
             %(dead_letter_reason)s)
     RETURNING id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
-              archived_at, processing_duration, worker_id, dead_letter_reason
+              archived_at, processing_duration, worker_id, dead_letter_reason, last_error
 ), counted AS (
     INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
     SELECT queue_id, pg_backend_pid() %% 16, 1, (dead_letter_reason IS NOT NULL)::integer
@@ -42,24 +42,24 @@ SELECT * FROM inserted;
 
 -- name: archive_get :one
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
-       processing_duration, worker_id, dead_letter_reason
+       processing_duration, worker_id, dead_letter_reason, last_error
 FROM {schema}.pgqrs_archive WHERE id = %(id)s;
 
 -- name: archive_get_by_original_id :one
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
-       processing_duration, worker_id, dead_letter_reason
+       processing_duration, worker_id, dead_letter_reason, last_error
 FROM {schema}.pgqrs_archive WHERE original_msg_id = %(original_msg_id)s AND queue_id = %(queue_id)s
 ORDER BY id DESC LIMIT 1;
 
 -- name: archive_list :many
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
-       processing_duration, worker_id, dead_letter_reason
+       processing_duration, worker_id, dead_letter_reason, last_error
 FROM {schema}.pgqrs_archive ORDER BY id DESC LIMIT %(limit)s;
 
 -- name: archive_filter_by_queue :many
 -- Newest first: the archive is read as a history.
 SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
-       processing_duration, worker_id, dead_letter_reason
+       processing_duration, worker_id, dead_letter_reason, last_error
 FROM {schema}.pgqrs_archive
 WHERE queue_id = %(queue_id)s
   AND (%(message_type)s::text IS NULL OR payload ->> 'type' = %(message_type)s::text)

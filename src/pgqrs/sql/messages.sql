@@ -1,11 +1,11 @@
 -- Queries on pgqrs_messages. Columns in QueueMessage order:
--- id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id.
+-- id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error.
 -- Payloads arrive as JSON text (validated client-side) and are cast to jsonb here.
 
 -- name: message_enqueue :one
 INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
 VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
-RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id;
+RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error;
 
 -- name: message_enqueue_assigned :one
 -- The producer's insert: it knows every other column (its queue, its payload, read_ct 0, no
@@ -28,7 +28,7 @@ RETURNING id, enqueued_at, vt;
 -- pgqrs_dequeue (migration 0003; its plan does not depend on statistics). A message over
 -- max_read_count is leased, then buried by the consumer (message_bury). (Comments are sent
 -- too: keep them short, pg_stat_activity shows a statement's first 1 kB.)
-SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error
 FROM {schema}.pgqrs_dequeue(%(queue_id)s::bigint, %(worker_id)s::bigint, %(limit)s::integer,
                             %(lock_time)s::double precision, %(message_type)s::text);
 
@@ -38,7 +38,7 @@ FROM {schema}.pgqrs_dequeue(%(queue_id)s::bigint, %(worker_id)s::bigint, %(limit
 WITH dead AS (
     DELETE FROM {schema}.pgqrs_messages
     WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
-    RETURNING id, queue_id, payload, enqueued_at, read_ct - 1 AS deliveries
+    RETURNING id, queue_id, payload, enqueued_at, read_ct - 1 AS deliveries, last_error
 ), counted AS (
     INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
     SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id
@@ -47,10 +47,10 @@ WITH dead AS (
         dead_letters = counts.dead_letters + excluded.dead_letters
 )
 INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
-                                    dead_letter_reason)
+                                    dead_letter_reason, last_error)
 SELECT id, queue_id, payload, enqueued_at, deliveries,
        'delivered ' || deliveries || ' times without acknowledgement (max_read_count = '
-       || %(max_read_count)s || ')'
+       || %(max_read_count)s || ')', last_error
 FROM dead
 RETURNING original_msg_id;
 
@@ -88,6 +88,41 @@ SET vt = now() + make_interval(secs => %(delay)s),
 WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
+-- name: message_retry :many
+-- The runtime's failed attempts: each held message visible again after its own delay, this
+-- delivery counted (read_ct stays), its error kept; one statement for the whole batch.
+UPDATE {schema}.pgqrs_messages m
+SET vt = now() + make_interval(secs => retry.delay), last_error = retry.error,
+    worker_id = NULL, dequeued_at = NULL
+FROM unnest(%(ids)s::bigint[], %(delays)s::double precision[], %(errors)s::text[])
+     AS retry (id, delay, error)
+WHERE m.id = retry.id AND coalesce(m.worker_id, 0) = %(worker_id)s
+RETURNING m.id;
+
+-- name: message_dead_letter :many
+-- The runtime's given-up messages: to the archive with a reason and the last error, in one
+-- statement; only rows this worker holds.
+WITH dead AS (
+    DELETE FROM {schema}.pgqrs_messages m
+    USING unnest(%(ids)s::bigint[], %(reasons)s::text[], %(errors)s::text[]) AS given_up (id, reason, error)
+    WHERE m.id = given_up.id AND coalesce(m.worker_id, 0) = %(worker_id)s
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.dequeued_at, m.read_ct, m.worker_id,
+              given_up.reason, given_up.error
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
+                                    read_ct, processing_duration, worker_id, dead_letter_reason,
+                                    last_error)
+SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
+       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id, reason, error
+FROM dead
+RETURNING original_msg_id;
+
 -- name: message_extend :many
 -- Producer-side: postpone a message of this queue whoever holds it. `queue_id + 0` checks the
 -- queue on the rows the primary key finds, and cannot send the planner down the queue's index.
@@ -97,15 +132,15 @@ WHERE id = ANY(%(ids)s::bigint[]) AND queue_id + 0 = %(queue_id)s
 RETURNING id;
 
 -- name: message_get :one
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
 FROM {schema}.pgqrs_messages WHERE id = %(id)s;
 
 -- name: message_list :many
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
 FROM {schema}.pgqrs_messages ORDER BY id LIMIT %(limit)s;
 
 -- name: message_filter_by_queue :many
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
 FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s ORDER BY vt, id LIMIT %(limit)s;
 
 -- name: message_count :one

@@ -10,7 +10,7 @@
 --               delete, archive, dead-letter (and count what it archives). It can read payloads
 --               and delete messages (that is its job), so it could also purge a queue; it
 --               cannot enqueue, touch queues, purge the archive or remove workers.
---   {observer}: metrics, queue and worker lists, verify; no payloads (column privileges).
+--   {observer}: metrics, queue and worker lists, verify, errors; no payloads (column privileges).
 --
 -- The roles are NOLOGIN groups: grant them to your application's login roles, e.g.
 --   GRANT {producer} TO web_app;  GRANT {consumer}, {producer} TO worker_app;
@@ -37,16 +37,16 @@ GRANT SELECT, INSERT, UPDATE (vt) ON {schema}.pgqrs_messages TO {producer};
 -- Consumer
 GRANT SELECT ON {schema}.pgqrs_queues TO {consumer};
 GRANT SELECT, INSERT, UPDATE (heartbeat_at, status) ON {schema}.pgqrs_workers TO {consumer};
-GRANT SELECT, UPDATE (vt, read_ct, dequeued_at, worker_id), DELETE ON {schema}.pgqrs_messages
-    TO {consumer};
+GRANT SELECT, UPDATE (vt, read_ct, dequeued_at, worker_id, last_error), DELETE
+    ON {schema}.pgqrs_messages TO {consumer};
 GRANT SELECT (original_msg_id), INSERT ON {schema}.pgqrs_archive TO {consumer};
 GRANT SELECT, INSERT, UPDATE ON {schema}.pgqrs_archive_counts TO {consumer};
 
 -- Observer
 GRANT SELECT ON {schema}.pgqrs_queues, {schema}.pgqrs_workers, {schema}.pgqrs_archive_counts
     TO {observer};
-GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id)
+GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error)
     ON {schema}.pgqrs_messages TO {observer};
 GRANT SELECT (id, original_msg_id, queue_id, enqueued_at, dequeued_at, read_ct, archived_at,
-              processing_duration, worker_id, dead_letter_reason)
+              processing_duration, worker_id, dead_letter_reason, last_error)
     ON {schema}.pgqrs_archive TO {observer};

@@ -212,3 +212,45 @@ async def test_not_found_and_not_empty_name_the_queue(
     with pytest.raises(pgqrs.QueueNotFound) as by_name:
         await admin.get_queue("missing")
     assert (by_name.value.queue, by_name.value.queue_id) == ("missing", None)
+
+
+async def test_retry_keeps_the_error_and_counts_the_attempt(
+    admin: pgqrs.PgqrsAdmin, producer: pgqrs.Producer, consumer: pgqrs.Consumer, raw: Raw
+) -> None:
+    first, second = await producer.batch_enqueue([{"n": 1}, {"n": 2}])
+    await consumer.dequeue_batch(2, lock_time=60)
+    answers = await consumer.retry_batch([(first.id, 0, "ValueError: bad\x00 input"), (second.id, 30, None)])
+    assert answers == [True, True]
+    assert 28 < seconds_until_visible(raw, admin.schema, second.id) <= 30
+    again = await consumer.dequeue(lock_time=60)
+    assert again is not None and again.id == first.id
+    # The second delivery: attempt 2, the first attempt's error shown (NUL made printable).
+    assert (again.attempt, again.read_ct, again.last_error) == (2, 2, "ValueError: bad\\x00 input")
+    stored = await admin.messages.get(second.id)
+    assert (stored.read_ct, stored.worker_id, stored.last_error) == (1, None, None)
+    assert await consumer.retry_batch([]) == []
+
+
+async def test_a_negative_retry_delay_is_refused(producer: pgqrs.Producer, consumer: pgqrs.Consumer) -> None:
+    sent = await producer.enqueue({"n": 1})
+    await consumer.dequeue()
+    with pytest.raises(pgqrs.ValidationError, match="delay"):
+        await consumer.retry(sent.id, -1, "x")
+
+
+async def test_dead_letter_moves_the_message_with_its_reason_and_error(
+    admin: pgqrs.PgqrsAdmin, producer: pgqrs.Producer, consumer: pgqrs.Consumer
+) -> None:
+    sent = await producer.enqueue({"n": 1})
+    held = await consumer.dequeue()
+    assert held is not None
+    long_error = "Traceback\n" + "x" * 20_000 + "\nKeyError: 'n'"
+    assert await consumer.dead_letter(sent.id, "KeyError: 'n'", long_error)
+    assert await consumer.dead_letter(sent.id, "again", None) is False
+    record = await admin.archive.get_by_original_id(sent.queue_id, sent.id)
+    assert record.dead_letter_reason == "KeyError: 'n'"
+    assert record.last_error is not None and len(record.last_error) <= 8_000
+    assert record.last_error.endswith("KeyError: 'n'")  # the end of a traceback is kept
+    assert record.worker_id == consumer.worker_id and record.read_ct == 1
+    metrics = await admin.queue_metrics("jobs")
+    assert (metrics.total_messages, metrics.archived_count, metrics.dead_letter_count) == (0, 1, 1)
