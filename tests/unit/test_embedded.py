@@ -241,3 +241,20 @@ def test_processes_starting_at_once_share_one_server(pgdata: Path) -> None:
         assert (returncode, out.strip()) == (0, "1"), err
     pid = _postmaster_pid(pgdata)
     assert pid is not None and _alive(pid)
+
+
+def test_status_without_a_running_server(tmp_path: Path) -> None:
+    assert _embedded.server_status(tmp_path / "missing") == _embedded.ServerStatus(tmp_path / "missing")
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    # A server that crashed leaves its postmaster.pid behind, naming a process that is gone.
+    (tmp_path / "postmaster.pid").write_text(
+        f"{exited.stdout.strip()}\n{tmp_path}\n1700000000\n5432\n{tmp_path}\n"
+    )
+    assert _embedded.server_status(tmp_path) == _embedded.ServerStatus(tmp_path)
+    assert _embedded.stop_server(tmp_path) == _embedded.ServerStatus(tmp_path)
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n1700000000\n5432\n{tmp_path}\n")
+    assert _embedded.server_status(tmp_path) == _embedded.ServerStatus(
+        tmp_path, os.getpid(), 5432, str(tmp_path)
+    )

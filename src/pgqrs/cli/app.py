@@ -21,6 +21,7 @@ from pgqrs.cli import (
     archive_commands,
     bench_command,
     demo_command,
+    embedded_commands,
     failures,
     logs,
     message_commands,
@@ -73,6 +74,7 @@ app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")
 app.add_typer(worker_commands.app, name="worker")
+app.add_typer(embedded_commands.app, name="embedded")
 
 
 def _show_version(value: bool) -> None:
