@@ -10,7 +10,8 @@ persists and the next process starts at once. It listens only on a unix socket, 
 and `pg_ctl stop` do, through its postmaster.pid, whatever started it.
 
 The server comes from the optional ``pgserver`` package (PostgreSQL 16 binaries on PyPI). Only
-`_start_pgserver` knows about it: the rest of this module would serve another provider unchanged.
+`_start_pgserver` and `_ensure_system_user` know about it: the rest of this module would serve
+another provider unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -43,6 +46,11 @@ DATABASE = "postgres"
 MISSING_EXTRA = "the embedded server needs the `embedded` extra: pip install 'pgqrs-py[embedded]'"
 
 _PREFIX = "embedded:"
+# As root, pgserver runs PostgreSQL as this system user, made with `useradd` on first use.
+_SYSTEM_USER = "pgserver"
+# Where useradd lives: root's usual PATH has them, a minimal one (`env -i PATH=/usr/bin:/bin`,
+# cron, some containers) does not, and pgserver looks for useradd on PATH alone.
+_ADMIN_COMMAND_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 # pgserver passes the socket directory (the data directory) to pg_ctl unquoted and pg_ctl runs
 # it through /bin/sh: a space stops the start, and `&` runs the rest of the path as a command.
 _SAFE_PUNCTUATION = frozenset("/._-+,:=@%#~")
@@ -245,6 +253,8 @@ def _start_pgserver(data_dir: Path) -> _Endpoint:
             f" {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): the embedded server"
             " needs a directory of its own"
         )
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        _ensure_system_user(_SYSTEM_USER)
     try:
         # cleanup_mode=None: the server outlives this process, so data and a warm server carry over
         # to the next run. ("stop" would stop it when the last pgserver process leaves, unless a
@@ -262,3 +272,28 @@ def _start_pgserver(data_dir: Path) -> _Endpoint:
     # pgserver's get_uri() leaves the socket path unescaped and the port out, hence our own string.
     host = str(info.socket_dir) if info.socket_dir is not None else str(info.hostname)
     return _Endpoint(host=host, port=int(info.port or 5432), user=str(server.postgres_user))
+
+
+def _ensure_system_user(name: str) -> None:
+    """Create the user pgserver runs PostgreSQL as (as root), as pgserver would, on any PATH.
+
+    pgserver runs a bare `useradd`, which a minimal PATH does not find: the same command is run
+    here, found on PATH and in the sbin directories, so pgserver finds the user already made.
+    """
+    import pwd  # POSIX only, and only root gets here
+
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(name)
+        return
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_ADMIN_COMMAND_DIRS])
+    useradd = shutil.which("useradd", path=search)
+    if useradd is None:
+        raise EmbeddedServerError(
+            f"as root the embedded server runs PostgreSQL as the system user {name!r}, and useradd,"
+            " which creates it, was not found: create the user, or run pgqrs as another user"
+        )
+    made = subprocess.run([useradd, "-s", "/bin/bash", name], capture_output=True, text=True, check=False)
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(name)  # made now, or by another process starting the server at the same time
+        return
+    raise EmbeddedServerError(f"cannot create the system user {name!r}: {made.stderr.strip()}")
