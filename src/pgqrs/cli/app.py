@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -176,6 +176,15 @@ def _log_destination(destination: LogDestination | None, log_file: str | None) -
     return destination
 
 
+def _leaf_commands(group: Any) -> Iterator[Any]:
+    """Yield every command under `group` that runs something (not the groups themselves)."""
+    for command in group.commands.values():
+        if hasattr(command, "commands"):
+            yield from _leaf_commands(command)
+        elif command.callback is not None:
+            yield command
+
+
 def run(arguments: Sequence[str] | None = None) -> int:
     """Run the command line with `arguments` (default: sys.argv[1:]) and return the exit code."""
     session = session_module.Session()
@@ -184,6 +193,8 @@ def run(arguments: Sequence[str] | None = None) -> int:
             # A payload the terminal's encoding cannot show must not crash the command.
             stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
+    for leaf in _leaf_commands(command):
+        leaf.callback = failures.reporting_interrupts(leaf.callback)
     try:
         result = command.main(
             args=list(sys.argv[1:] if arguments is None else arguments),
