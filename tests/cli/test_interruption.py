@@ -11,6 +11,26 @@ from pgqrs import sync
 from tests.cli import runner
 
 
+def test_interrupted_read_releases_the_messages_it_did_not_print(
+    cli: runner.Cli, admin: sync.PgqrsAdmin
+) -> None:
+    jobs = admin.create_queue("jobs")
+    # ~2 MB of JSON: more than a pipe holds, so the printing waits for a reader that never comes.
+    sync.Producer(admin.pool, jobs, admin.config).batch_enqueue([{"blob": "x" * 100_000}] * 20)
+
+    with cli.started(
+        "--format", "json", "message", "read", "jobs", "--count", "20", "--lock-time", "600"
+    ) as read:
+        read.wait_for_output()  # leased, and printing
+        result = read.interrupt(rules=False)  # stdout holds part of a JSON document
+
+    assert (result.code, result.stderr) == (130, "pgqrs: error: interrupted\n")
+    assert admin.list_workers() == []
+    with sync.Consumer(admin.pool, jobs, admin.config) as consumer:
+        again = consumer.dequeue_batch(20)  # visible at once, as if never read
+    assert len(again) == 20 and {message.read_ct for message in again} == {1}
+
+
 def test_interrupted_send_says_what_was_sent(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
     jobs = admin.create_queue("jobs")
     in_pairs = cli.with_environment(PGQRS_DEFAULT_BATCH_SIZE="2")
