@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pgqrs import sync
 from tests import embedded_server
 from tests.cli import runner
 
@@ -133,3 +134,15 @@ def test_embedded_commands_refuse_another_server(offline: runner.Cli) -> None:
             "pgqrs: error: the configured DSN (postgresql://me:***@127.0.0.1:1/db) is not the embedded"
             " server: pass --dsn embedded or --dsn embedded:PATH"
         )
+
+
+def test_interrupted_demo_stops_its_workers_and_removes_its_queue(
+    cli: runner.Cli, admin: sync.PgqrsAdmin
+) -> None:
+    # At least 10 s of work (200 batches of 100 ms over 2 workers): it is interrupted mid-way.
+    with cli.started("demo", "--messages", "2000", "--batch-size", "10", "--work-ms", "100") as demo:
+        runner.wait_until(lambda: len(admin.list_workers()) == 2, "the demo's two workers")
+        result = demo.interrupt()
+    assert (result.code, result.stderr) == (130, "pgqrs: error: interrupted\n")
+    assert (admin.list_queues(), admin.list_workers()) == ([], [])
+    assert (admin.messages.count(), admin.archive.count()) == (0, 0)
