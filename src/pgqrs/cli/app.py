@@ -1,17 +1,17 @@
 """The `pgqrs` command: global options, the command groups, and the entry point.
 
-Global options come before the command (``pgqrs --format json queue list``). The callback only
-records them and sets up logging; the configuration is loaded by the commands that need it, so a
-command can refuse a bad argument before reading any configuration or connecting.
+Global options come before the command (``pgqrs --format json queue list``) or after it
+(``pgqrs queue list --format json``; see `global_options`). They are only recorded while the
+command line is parsed, and applied when the command starts; the configuration is loaded by the
+commands that need it, so a command can refuse a bad argument before reading any configuration
+or connecting.
 """
 
 from __future__ import annotations
 
-import enum
 import io
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,40 +23,14 @@ from pgqrs.cli import (
     demo_command,
     embedded_commands,
     failures,
-    logs,
+    global_options,
     message_commands,
-    options,
     queue_commands,
     roles_command,
     schema_commands,
     worker_commands,
 )
 from pgqrs.cli import session as session_module
-
-
-class Format(str, enum.Enum):
-    """Output formats."""
-
-    table = "table"
-    json = "json"
-
-
-class LogDestination(str, enum.Enum):
-    """Where log records go."""
-
-    stderr = "stderr"
-    file = "file"
-
-
-class LogLevel(str, enum.Enum):
-    """Log levels, quietest first."""
-
-    error = "error"
-    warn = "warn"
-    info = "info"
-    debug = "debug"
-    trace = "trace"
-
 
 app = typer.Typer(
     name="pgqrs",
@@ -84,7 +58,7 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback()
-def global_options(
+def record_global_options(
     context: typer.Context,
     dsn: Annotated[
         str | None,
@@ -107,12 +81,14 @@ def global_options(
             "--schema", help="Schema holding the pgqrs tables (default: public).", show_default=False
         ),
     ] = None,
-    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    output_format: Annotated[
+        global_options.Format, typer.Option("--format", help="Output format.")
+    ] = global_options.Format.table,
     out: Annotated[
         str, typer.Option("--out", help="Write the result to PATH instead of stdout.", metavar="stdout|PATH")
     ] = "stdout",
     log_dest: Annotated[
-        LogDestination | None,
+        global_options.LogDestination | None,
         typer.Option(
             "--log-dest",
             help="Log destination (default: stderr, or file when --log-file is given).",
@@ -128,7 +104,9 @@ def global_options(
             show_default=False,
         ),
     ] = None,
-    log_level: Annotated[LogLevel, typer.Option("--log-level", help="Log level.")] = LogLevel.warn,
+    log_level: Annotated[
+        global_options.LogLevel, typer.Option("--log-level", help="Log level.")
+    ] = global_options.LogLevel.warn,
     version: Annotated[
         bool,
         typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
@@ -136,44 +114,28 @@ def global_options(
 ) -> None:
     """pgqrs: a PostgreSQL-backed job queue. Manage the schema, queues, messages and workers."""
     del version  # handled by its eager callback
-    session = options.session_of(context)
-    session.options = session_module.Options(
-        dsn=dsn,
-        config_file=config_file,
-        schema=schema,
-        format=output_format.value,
-        out=_check_out(out),
-        log_dest=_log_destination(log_dest, log_file).value,
-        log_file=log_file or "pgqrs.log",
-        log_level=log_level.value,
+    global_options.record(
+        context.find_root().obj,
+        {
+            "dsn": dsn,
+            "config_file": config_file,
+            "schema": schema,
+            "output_format": output_format,
+            "out": out,
+            "log_dest": log_dest,
+            "log_file": log_file,
+            "log_level": log_level,
+        },
     )
-    try:
-        logs.configure(
-            session.options.log_level, session.options.log_dest, session.options.log_file, session.redact
-        )
-    except OSError as error:
-        raise typer.BadParameter(
-            f"cannot open {log_file or 'pgqrs.log'}: {error.strerror}", param_hint="'--log-file'"
-        ) from None
 
 
-def _check_out(out: str) -> str:
-    if out in ("stdout", "-"):
-        return "stdout"
-    path = Path(out)
-    if path.is_dir():
-        raise typer.BadParameter(f"{out} is a directory", param_hint="'--out'")
-    if not path.parent.is_dir():
-        raise typer.BadParameter(f"directory {str(path.parent)!r} does not exist", param_hint="'--out'")
-    return out
-
-
-def _log_destination(destination: LogDestination | None, log_file: str | None) -> LogDestination:
-    if destination is None:
-        return LogDestination.file if log_file else LogDestination.stderr
-    if destination is LogDestination.stderr and log_file:
-        raise typer.BadParameter("--log-file needs --log-dest file", param_hint="'--log-file'")
-    return destination
+def _subcommands(group: Any, skip: set[str]) -> Iterator[Any]:
+    """Yield every command and group under `group`, except those named in `skip`."""
+    for name, command in group.commands.items():
+        if name not in skip:
+            yield command
+            if hasattr(command, "commands"):
+                yield from _subcommands(command, skip)
 
 
 def _leaf_commands(group: Any) -> Iterator[Any]:
@@ -195,6 +157,8 @@ def run(arguments: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     for leaf in _leaf_commands(command):
         leaf.callback = failures.reporting_interrupts(leaf.callback)
+    # Not bench: it passes every argument after it to the harness, --dsn and --json included.
+    global_options.accept_after(_subcommands(command, skip={"bench"}), command.params)
     try:
         result = command.main(
             args=list(sys.argv[1:] if arguments is None else arguments),
