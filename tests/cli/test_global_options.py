@@ -65,6 +65,14 @@ def test_help_and_version(unconfigured: runner.Cli) -> None:
     assert version.expect(0).stdout == f"pgqrs {pgqrs.__version__}\n"
     for option in ("--count", "--lock-time", "--message-type", "--archive"):
         assert option in command_help.expect(0).stdout
+    for code_and_meaning in (
+        "0: success",
+        "1: the operation failed",
+        "2: usage error",
+        "130: interrupted (Ctrl-C)",
+    ):
+        assert code_and_meaning in helped.stdout
+    assert "Global options may also follow the command" in helped.stdout
 
 
 def test_python_dash_m(unconfigured: runner.Cli) -> None:

@@ -39,6 +39,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # "\b" keeps the plain (non-rich) help from joining the exit code lines into one paragraph.
+    epilog="Global options may also follow the command: pgqrs queue list --format json.\n\n"
+    + "Exit codes:\n\n\b\n"
+    + "\n".join(f"{code}: {meaning}" for code, meaning in failures.EXIT_CODES),
 )
 schema_commands.register(app)
 demo_command.register(app)

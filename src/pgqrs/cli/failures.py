@@ -23,6 +23,13 @@ OK = 0
 FAILED = 1
 USAGE = 2
 INTERRUPTED = 130
+# What each exit code means, as `pgqrs --help` lists them.
+EXIT_CODES = (
+    (OK, "success"),
+    (FAILED, "the operation failed (not found, verify found problems, database error)"),
+    (USAGE, "usage error (bad option, value or configuration); nothing was changed"),
+    (INTERRUPTED, "interrupted (Ctrl-C); held leases released, workers stopped"),
+)
 
 logger = logging.getLogger("pgqrs.cli")
 
