@@ -6,6 +6,9 @@ lists archived messages, newest first, and changes nothing. It never archives wh
 
 ``--message-type TYPE`` keeps the messages whose payload is an object with ``"type": TYPE``;
 the database does the filtering, so messages of other types are never leased.
+
+The leases are taken by a one-shot consumer (`consuming`): what it does not print it releases,
+and it leaves a worker record only while the user holds leases it printed.
 """
 
 from __future__ import annotations
