@@ -1,25 +1,32 @@
 """`pgqrs demo`: the whole life of a queue in one run, with figures.
 
-Installs the schema if needed, enqueues N messages in batches, drains them with W concurrent
-consumers that archive what they process, then checks that every message was archived exactly
-once and reports throughput. Used by the CLI; callable from Python too.
+Installs the schema if needed, creates a queue of its own (``demo_<random>``: demos running at
+once on one database never take each other's messages), enqueues N messages in batches, drains
+them with W concurrent consumers that archive what they process, then checks that every message
+was archived exactly once and reports throughput. The queue, its archive and its workers are
+removed at the end, however the run ends. Used by the CLI; callable from Python too.
+
+Interrupted (Ctrl-C, which `asyncio.run` turns into cancelling the run), every consumer stops
+and marks its worker stopped before the queue is removed and KeyboardInterrupt is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from pgqrs import config as config_module
-from pgqrs import models
+from pgqrs import errors, models
 from pgqrs._async import admin as admin_module
 from pgqrs._async import consumer as consumer_module
 from pgqrs._async import producer as producer_module
 
-QUEUE_NAME = "demo"
+QUEUE_PREFIX = "demo_"
 Progress = Callable[[str, int, int], None]
 
 
@@ -78,23 +85,42 @@ async def run_async(
     report = progress or (lambda phase, done, total: None)
     async with await admin_module.PgqrsAdmin.connect(config) as admin:
         await admin.install()
-        queue = await admin.create_queue(QUEUE_NAME, exist_ok=True)
-        # A rerun on the same (embedded) database starts from an empty queue and archive.
-        await admin.purge_queue(QUEUE_NAME)
-        await admin.purge_archive(QUEUE_NAME)
+        queue = await admin.create_queue(f"{QUEUE_PREFIX}{secrets.token_hex(4)}")
+        try:
+            summary = await _measure(
+                admin, queue, config, messages, workers, batch_size, work_seconds, report
+            )
+        except BaseException:
+            # The failure or interruption is what to report, even if the database is gone too.
+            with contextlib.suppress(errors.PgqrsError):
+                await _remove(admin, queue.queue_name)
+            raise
+        await _remove(admin, queue.queue_name)
+    return summary
 
-        started = time.perf_counter()
-        await _enqueue(producer_module.Producer(admin.pool, queue, config), messages, batch_size, report)
-        enqueue_seconds = time.perf_counter() - started
 
-        started = time.perf_counter()
-        seen = await _drain(admin, queue, config, messages, workers, batch_size, work_seconds, report)
-        process_seconds = time.perf_counter() - started
+async def _measure(
+    admin: admin_module.PgqrsAdmin,
+    queue: models.QueueInfo,
+    config: config_module.Config,
+    messages: int,
+    workers: int,
+    batch_size: int,
+    work_seconds: float,
+    report: Progress,
+) -> DemoSummary:
+    started = time.perf_counter()
+    await _enqueue(producer_module.Producer(admin.pool, queue, config), messages, batch_size, report)
+    enqueue_seconds = time.perf_counter() - started
 
-        archived, distinct = await admin.archive.delivery_summary(queue.id)
-        metrics = await admin.queue_metrics(QUEUE_NAME)
+    started = time.perf_counter()
+    seen = await _drain(admin, queue, config, messages, workers, batch_size, work_seconds, report)
+    process_seconds = time.perf_counter() - started
+
+    archived, distinct = await admin.archive.delivery_summary(queue.id)
+    metrics = await admin.queue_metrics(queue.queue_name)
     return DemoSummary(
-        queue_name=QUEUE_NAME,
+        queue_name=queue.queue_name,
         messages=messages,
         workers=workers,
         batch_size=batch_size,
@@ -108,6 +134,13 @@ async def run_async(
         remaining=metrics.total_messages,
         metrics=metrics,
     )
+
+
+async def _remove(admin: admin_module.PgqrsAdmin, name: str) -> None:
+    """Delete the demo's queue with its messages, archive and workers."""
+    # An interrupted statement has ended by now: psycopg waits for the server to cancel it.
+    await admin.purge_queue(name)
+    await admin.delete_queue(name)
 
 
 async def _enqueue(
@@ -146,5 +179,18 @@ async def _drain(
                 seen.extend(message.id for message, ok in zip(batch, done, strict=True) if ok)
                 report("process", len(seen), messages)
 
-    await asyncio.gather(*(work() for _ in range(workers)))
+    tasks = [asyncio.create_task(work()) for _ in range(workers)]
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        raise  # interrupted: gather has cancelled every consumer already (once, as it must be)
+    except BaseException:
+        for task in tasks:
+            task.cancel()  # one consumer failed: stop the others
+        raise
+    finally:
+        # gather returns at the first failure or cancellation while the other consumers still
+        # unwind: wait until each has marked its worker stopped, before the caller removes the
+        # queue and closes the pool under them.
+        await asyncio.wait(tasks)
     return seen

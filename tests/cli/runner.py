@@ -8,14 +8,21 @@ lines fit in 80 columns (COLUMNS=80), and a failure is one line on stderr withou
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import json
 import os
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import termios
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,12 @@ WIDTH = 80
 TIMEOUT_SECONDS = 120
 # Each run is a new Python process (~0.5 s of imports): independent runs go in parallel.
 PARALLEL_RUNS = 6
+# Runs a program with SIGINT at its default disposition: a shell that started the tests in the
+# background leaves SIGINT ignored, and the child would inherit that and never see Ctrl-C.
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def executable() -> str:
@@ -118,9 +131,71 @@ class Cli:
             check_rules(result)
         return result
 
+    @contextlib.contextmanager
+    def started(self, *arguments: str) -> Iterator[Running]:
+        """Start `pgqrs *arguments` in the background (stdin, stdout, stderr pipes); kill it on exit."""
+        process = subprocess.Popen(
+            [sys.executable, "-c", _WITH_DEFAULT_SIGINT, executable(), *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.environment,
+            cwd=self.cwd,
+        )
+        try:
+            yield Running(tuple(arguments), process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
     def many(self, *calls: Sequence[str], rules: bool = True) -> list[Result]:
         """Run independent commands in parallel; return their results in order."""
         return parallel(*(functools.partial(self.run, *arguments, rules=rules) for arguments in calls))
+
+
+@dataclasses.dataclass(frozen=True)
+class Running:
+    """A `pgqrs` process running in the background (see `Cli.started`)."""
+
+    arguments: tuple[str, ...]
+    process: subprocess.Popen[bytes]
+
+    def feed(self, text: str) -> None:
+        """Write `text` to its stdin and wait until it has read every byte of it."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+        wait_until(lambda: _unread(self.process.stdin) == 0, "pgqrs to read its input")
+
+    def wait_for_output(self) -> None:
+        """Wait until it has written to stdout (and leave what it wrote unread)."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        wait_until(lambda: bool(select.select([stdout], [], [], 0)[0]), "pgqrs to write its result")
+
+    def interrupt(self, rules: bool = True) -> Result:
+        """Send SIGINT (Ctrl-C), wait for the exit, and return the result; `rules`: check_rules()."""
+        self.process.send_signal(signal.SIGINT)
+        stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
+        result = Result(self.arguments, self.process.returncode, stdout.decode(), stderr.decode())
+        if rules:
+            check_rules(result)
+        return result
+
+
+def _unread(pipe: Any) -> int:
+    """Return how many bytes written to `pipe` the reader has not read yet (Linux)."""
+    return int(struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` until it holds; fail after TIMEOUT_SECONDS saying what was awaited."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def parallel(*thunks: Callable[[], Result]) -> list[Result]:

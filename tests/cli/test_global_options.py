@@ -65,6 +65,14 @@ def test_help_and_version(unconfigured: runner.Cli) -> None:
     assert version.expect(0).stdout == f"pgqrs {pgqrs.__version__}\n"
     for option in ("--count", "--lock-time", "--message-type", "--archive"):
         assert option in command_help.expect(0).stdout
+    for code_and_meaning in (
+        "0: success",
+        "1: the operation failed",
+        "2: usage error",
+        "130: interrupted (Ctrl-C)",
+    ):
+        assert code_and_meaning in helped.stdout
+    assert "Global options may also follow the command" in helped.stdout
 
 
 def test_python_dash_m(unconfigured: runner.Cli) -> None:
@@ -89,3 +97,29 @@ def test_unicode_on_a_terminal_that_cannot_show_it(cli: runner.Cli, admin: sync.
     assert as_json.expect(0).json()["payload"] == {"name": "Zoë ☕"}
     assert "\\u00eb" in as_json.stdout  # valid JSON, escaped
     assert as_table.expect(0).stdout.isascii() and "Zo\\xeb" in as_table.stdout
+
+
+def test_global_options_after_the_command(
+    cli: runner.Cli, admin: sync.PgqrsAdmin, dsn: str, tmp_path: Path
+) -> None:
+    jobs = admin.create_queue("jobs")
+    sync.Producer(admin.pool, jobs, admin.config).enqueue({"n": 1})
+    elsewhere = cli.with_environment(PGQRS_DSN="postgresql://postgres@127.0.0.1:1/postgres")
+
+    listed, last_wins, logged, bad_out, helped = elsewhere.many(
+        ["queue", "list", "--dsn", dsn, "--format", "json"],
+        ["--format", "table", "queue", "list", "-d", dsn, "--format", "json"],
+        ["queue", "metrics", "jobs", "--dsn", dsn, "--log-file", "late.log", "--log-level", "info"],
+        ["queue", "list", "--out", "/no/such/directory/out.json"],
+        ["message", "read", "--help"],
+    )
+    assert [queue["queue_name"] for queue in listed.expect(0).json()] == ["jobs"]
+    assert last_wins.expect(0).json() == listed.json()  # the later --format wins
+    assert logged.expect(0).stderr == ""
+    assert "INFO pgqrs.cli: connecting to " in (tmp_path / "late.log").read_text()
+    assert "'--out': directory '/no/such/directory' does not exist" in bad_out.expect(2).error
+    assert "Global options" in helped.expect(0).stdout and "--format" in helped.stdout
+
+    # After the queue argument too, and with the command's own options on either side.
+    read = elsewhere.run("message", "read", "jobs", "--format", "json", "--count", "5", "--dsn", dsn)
+    assert [message["payload"] for message in read.expect(0).json()] == [{"n": 1}]

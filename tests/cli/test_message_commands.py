@@ -153,6 +153,23 @@ def test_dequeue_takes_and_deletes(cli: runner.Cli, admin: sync.PgqrsAdmin, prod
     assert admin.messages.count_by_fk(producer.queue_info.id) == 0
 
 
+def test_one_shot_consumers_leave_no_worker_behind(
+    cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer
+) -> None:
+    producer.enqueue({"n": 1})
+    cli.run("message", "dequeue", "jobs").expect(0)
+    empty_dequeue, empty_read = cli.many(["message", "dequeue", "jobs"], ["message", "read", "jobs"])
+    assert (empty_dequeue.code, empty_read.expect(0).stdout) == (1, "no visible messages\n")
+    assert admin.list_workers() == []  # a shell loop polling an empty queue leaves nothing
+
+    # Leases the user got run their course, and the messages still name their (stopped) holder.
+    producer.enqueue({"n": 2})
+    [leased] = cli.run("--format", "json", "message", "read", "jobs", "--lock-time", "600").expect(0).json()
+    [worker] = admin.list_workers()
+    assert (worker.id, worker.status) == (leased["worker_id"], "stopped")
+    assert admin.messages.get(leased["id"]).worker_id == worker.id
+
+
 def test_delete_whatever_the_lease(cli: runner.Cli, admin: sync.PgqrsAdmin, producer: sync.Producer) -> None:
     free, held = producer.batch_enqueue([{"n": 1}, {"n": 2}])
     other = sync.Producer(admin.pool, admin.get_queue("other"), admin.config).enqueue({"n": 3})

@@ -1,9 +1,9 @@
 """No output, log line or error message ever contains the DSN's password, whatever goes wrong.
 
 Each DSN that fails in its own way (wrong password, unreachable host, malformed, unknown
-database) is given through each source (--dsn, PGQRS_DSN, --config file, ./pgqrs.yaml) at the
-log levels in turn, half of the runs logging to a file; all captured stdout, stderr and log file
-text is searched for the password.
+database) is given through each source (--dsn before or after the command, PGQRS_DSN, --config
+file, ./pgqrs.yaml) at the log levels in turn, half of the runs logging to a file; all captured
+stdout, stderr and log file text is searched for the password.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.cli import password_server, runner
 PASSWORD = "Sup3r-S3cret_pw"
 ENCODED = "p@ss:w/rd%Sup3r"  # needs percent-encoding in a URI
 LEVELS = ("error", "warn", "info", "debug", "trace")
-SOURCES = ("flag", "environment", "config", "default file")
+SOURCES = ("flag", "flag after the command", "environment", "config", "default file")
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,13 @@ def run_with(
     arguments = ["--log-level", level]
     if to_file:
         arguments += ["--log-dest", "file", "--log-file", str(directory / "pgqrs.log")]
+    after: list[str] = []
     environment: dict[str, str] = {}
     setting = f"dsn: {json.dumps(dsn)}\n"  # a JSON string is a YAML scalar
     if source == "flag":
         arguments += ["--dsn", dsn]
+    elif source == "flag after the command":
+        after += ["--dsn", dsn]
     elif source == "environment":
         environment["PGQRS_DSN"] = dsn
     elif source == "config":
@@ -72,7 +75,9 @@ def run_with(
         arguments += ["--config", str(directory / "settings.yaml")]
     else:
         (directory / "pgqrs.yaml").write_text(setting)
-    return functools.partial(cli.run, *arguments, "queue", "list", environment=environment, cwd=directory)
+    return functools.partial(
+        cli.run, *arguments, "queue", "list", *after, environment=environment, cwd=directory
+    )
 
 
 def captured(result: runner.Result, directory: Path) -> str:

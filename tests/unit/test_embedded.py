@@ -241,3 +241,60 @@ def test_processes_starting_at_once_share_one_server(pgdata: Path) -> None:
         assert (returncode, out.strip()) == (0, "1"), err
     pid = _postmaster_pid(pgdata)
     assert pid is not None and _alive(pid)
+
+
+def test_status_without_a_running_server(tmp_path: Path) -> None:
+    assert _embedded.server_status(tmp_path / "missing") == _embedded.ServerStatus(tmp_path / "missing")
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    # A server that crashed leaves its postmaster.pid behind, naming a process that is gone.
+    (tmp_path / "postmaster.pid").write_text(
+        f"{exited.stdout.strip()}\n{tmp_path}\n1700000000\n5432\n{tmp_path}\n"
+    )
+    assert _embedded.server_status(tmp_path) == _embedded.ServerStatus(tmp_path)
+    assert _embedded.stop_server(tmp_path) == _embedded.ServerStatus(tmp_path)
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n1700000000\n5432\n{tmp_path}\n")
+    assert _embedded.server_status(tmp_path) == _embedded.ServerStatus(
+        tmp_path, os.getpid(), 5432, str(tmp_path)
+    )
+
+
+# As root, with the minimal PATH that `env -i`, cron or a bare container gives (no /usr/sbin), in a
+# mount namespace whose /etc is a copy without pgserver's system user: the first start must create
+# the user, in that copy only.
+_AS_A_NEW_ROOT = (
+    'mount --bind "$1" /etc && exec env -i PATH=/usr/bin:/bin HOME="$2" "$3" --dsn "embedded:$4" install'
+)
+
+
+def test_root_with_a_minimal_path_creates_the_system_user(pgdata: Path) -> None:
+    pgqrs = Path(sys.executable).with_name("pgqrs")
+    if os.geteuid() != 0 or shutil.which("unshare") is None or not pgqrs.exists():
+        pytest.skip("needs root, unshare (util-linux) and the installed pgqrs script")
+    base = pgdata.parents[1]
+    etc, home = base / "etc", base / "home"
+    etc.mkdir()
+    home.mkdir()
+    subprocess.run(["cp", "-a", "/etc/.", str(etc)], check=True)
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        if (etc / name).exists():
+            lines = (etc / name).read_text().splitlines(keepends=True)
+            (etc / name).write_text("".join(line for line in lines if not line.startswith("pgserver:")))
+    namespace = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _AS_A_NEW_ROOT, "sh"]
+    try:
+        completed = subprocess.run(
+            [*namespace, str(etc), str(home), str(pgqrs), str(pgdata)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        # By signal, as root: the server's user exists in the namespace's /etc alone.
+        _embedded.stop_server(pgdata)
+    if completed.returncode != 0 and "pgqrs" not in completed.stderr:
+        pytest.skip(f"no mount namespace here: {completed.stderr.strip()}")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "pgqrs is installed in schema 'public'\n"
+    assert any(line.startswith("pgserver:") for line in (etc / "passwd").read_text().splitlines())

@@ -1,18 +1,18 @@
 """The `pgqrs` command: global options, the command groups, and the entry point.
 
-Global options come before the command (``pgqrs --format json queue list``). The callback only
-records them and sets up logging; the configuration is loaded by the commands that need it, so a
-command can refuse a bad argument before reading any configuration or connecting.
+Global options come before the command (``pgqrs --format json queue list``) or after it
+(``pgqrs queue list --format json``; see `global_options`). They are only recorded while the
+command line is parsed, and applied when the command starts; the configuration is loaded by the
+commands that need it, so a command can refuse a bad argument before reading any configuration
+or connecting.
 """
 
 from __future__ import annotations
 
-import enum
 import io
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -21,41 +21,16 @@ from pgqrs.cli import (
     archive_commands,
     bench_command,
     demo_command,
+    embedded_commands,
     failures,
-    logs,
+    global_options,
     message_commands,
-    options,
     queue_commands,
     roles_command,
     schema_commands,
     worker_commands,
 )
 from pgqrs.cli import session as session_module
-
-
-class Format(str, enum.Enum):
-    """Output formats."""
-
-    table = "table"
-    json = "json"
-
-
-class LogDestination(str, enum.Enum):
-    """Where log records go."""
-
-    stderr = "stderr"
-    file = "file"
-
-
-class LogLevel(str, enum.Enum):
-    """Log levels, quietest first."""
-
-    error = "error"
-    warn = "warn"
-    info = "info"
-    debug = "debug"
-    trace = "trace"
-
 
 app = typer.Typer(
     name="pgqrs",
@@ -64,6 +39,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # "\b" keeps the plain (non-rich) help from joining the exit code lines into one paragraph.
+    epilog="Global options may also follow the command: pgqrs queue list --format json.\n\n"
+    + "Exit codes:\n\n\b\n"
+    + "\n".join(f"{code}: {meaning}" for code, meaning in failures.EXIT_CODES),
 )
 schema_commands.register(app)
 demo_command.register(app)
@@ -73,6 +52,7 @@ app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")
 app.add_typer(worker_commands.app, name="worker")
+app.add_typer(embedded_commands.app, name="embedded")
 
 
 def _show_version(value: bool) -> None:
@@ -82,7 +62,7 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback()
-def global_options(
+def record_global_options(
     context: typer.Context,
     dsn: Annotated[
         str | None,
@@ -105,12 +85,14 @@ def global_options(
             "--schema", help="Schema holding the pgqrs tables (default: public).", show_default=False
         ),
     ] = None,
-    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    output_format: Annotated[
+        global_options.Format, typer.Option("--format", help="Output format.")
+    ] = global_options.Format.table,
     out: Annotated[
         str, typer.Option("--out", help="Write the result to PATH instead of stdout.", metavar="stdout|PATH")
     ] = "stdout",
     log_dest: Annotated[
-        LogDestination | None,
+        global_options.LogDestination | None,
         typer.Option(
             "--log-dest",
             help="Log destination (default: stderr, or file when --log-file is given).",
@@ -126,7 +108,9 @@ def global_options(
             show_default=False,
         ),
     ] = None,
-    log_level: Annotated[LogLevel, typer.Option("--log-level", help="Log level.")] = LogLevel.warn,
+    log_level: Annotated[
+        global_options.LogLevel, typer.Option("--log-level", help="Log level.")
+    ] = global_options.LogLevel.warn,
     version: Annotated[
         bool,
         typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
@@ -134,44 +118,37 @@ def global_options(
 ) -> None:
     """pgqrs: a PostgreSQL-backed job queue. Manage the schema, queues, messages and workers."""
     del version  # handled by its eager callback
-    session = options.session_of(context)
-    session.options = session_module.Options(
-        dsn=dsn,
-        config_file=config_file,
-        schema=schema,
-        format=output_format.value,
-        out=_check_out(out),
-        log_dest=_log_destination(log_dest, log_file).value,
-        log_file=log_file or "pgqrs.log",
-        log_level=log_level.value,
+    global_options.record(
+        context.find_root().obj,
+        {
+            "dsn": dsn,
+            "config_file": config_file,
+            "schema": schema,
+            "output_format": output_format,
+            "out": out,
+            "log_dest": log_dest,
+            "log_file": log_file,
+            "log_level": log_level,
+        },
     )
-    try:
-        logs.configure(
-            session.options.log_level, session.options.log_dest, session.options.log_file, session.redact
-        )
-    except OSError as error:
-        raise typer.BadParameter(
-            f"cannot open {log_file or 'pgqrs.log'}: {error.strerror}", param_hint="'--log-file'"
-        ) from None
 
 
-def _check_out(out: str) -> str:
-    if out in ("stdout", "-"):
-        return "stdout"
-    path = Path(out)
-    if path.is_dir():
-        raise typer.BadParameter(f"{out} is a directory", param_hint="'--out'")
-    if not path.parent.is_dir():
-        raise typer.BadParameter(f"directory {str(path.parent)!r} does not exist", param_hint="'--out'")
-    return out
+def _subcommands(group: Any, skip: set[str]) -> Iterator[Any]:
+    """Yield every command and group under `group`, except those named in `skip`."""
+    for name, command in group.commands.items():
+        if name not in skip:
+            yield command
+            if hasattr(command, "commands"):
+                yield from _subcommands(command, skip)
 
 
-def _log_destination(destination: LogDestination | None, log_file: str | None) -> LogDestination:
-    if destination is None:
-        return LogDestination.file if log_file else LogDestination.stderr
-    if destination is LogDestination.stderr and log_file:
-        raise typer.BadParameter("--log-file needs --log-dest file", param_hint="'--log-file'")
-    return destination
+def _leaf_commands(group: Any) -> Iterator[Any]:
+    """Yield every command under `group` that runs something (not the groups themselves)."""
+    for command in group.commands.values():
+        if hasattr(command, "commands"):
+            yield from _leaf_commands(command)
+        elif command.callback is not None:
+            yield command
 
 
 def run(arguments: Sequence[str] | None = None) -> int:
@@ -182,6 +159,10 @@ def run(arguments: Sequence[str] | None = None) -> int:
             # A payload the terminal's encoding cannot show must not crash the command.
             stream.reconfigure(errors="backslashreplace")
     command = typer.main.get_command(app)
+    for leaf in _leaf_commands(command):
+        leaf.callback = failures.reporting_interrupts(leaf.callback)
+    # Not bench: it passes every argument after it to the harness, --dsn and --json included.
+    global_options.accept_after(_subcommands(command, skip={"bench"}), command.params)
     try:
         result = command.main(
             args=list(sys.argv[1:] if arguments is None else arguments),

@@ -44,8 +44,8 @@ def run_demo(
 ) -> None:
     """Run pgqrs end to end: enqueue, consume with WORKERS, archive, check, report throughput.
 
-    Uses the queue 'demo' (emptied first). Without any DSN configured it runs on the embedded
-    PostgreSQL server.
+    Uses a queue of its own (demo_<random>), removed at the end, even when interrupted. Without
+    any DSN configured it runs on the embedded PostgreSQL server.
     """
     session = options.session_of(context)
     config = session.config()

@@ -7,9 +7,12 @@ Exit codes: 0 success; 1 the operation failed (not found, verify failed, databas
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -20,6 +23,13 @@ OK = 0
 FAILED = 1
 USAGE = 2
 INTERRUPTED = 130
+# What each exit code means, as `pgqrs --help` lists them.
+EXIT_CODES = (
+    (OK, "success"),
+    (FAILED, "the operation failed (not found, verify found problems, database error)"),
+    (USAGE, "usage error (bad option, value or configuration); nothing was changed"),
+    (INTERRUPTED, "interrupted (Ctrl-C); held leases released, workers stopped"),
+)
 
 logger = logging.getLogger("pgqrs.cli")
 
@@ -37,6 +47,30 @@ class UsageFailure(CommandFailed):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, USAGE)
+
+
+class Interrupted(CommandFailed):
+    """The user interrupted the command (Ctrl-C): exit code 130, after its clean-up ran."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"interrupted: {detail}" if detail else "interrupted", INTERRUPTED)
+
+
+def reporting_interrupts(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Return `command` with a KeyboardInterrupt turned into `Interrupted` once it has unwound.
+
+    typer catches KeyboardInterrupt itself and returns 130 without a word (older versions print
+    "Aborted!" and exit 1); an ordinary exception passes through it to `handle`, which reports it.
+    """
+
+    @functools.wraps(command)
+    def run_command(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    return run_command
 
 
 def _click_class(name: str) -> type[Exception]:

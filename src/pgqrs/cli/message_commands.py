@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pgqrs import _validation, errors, models, sync
-from pgqrs.cli import options, output, reading, sending
+from pgqrs.cli import consuming, options, output, reading, sending
 
 app = typer.Typer(help="Send, read, dequeue, delete, count and show messages.", no_args_is_help=True)
 app.command("read")(reading.read)
@@ -52,12 +52,10 @@ def send(
 def dequeue(context: typer.Context, queue: options.Queue) -> None:
     """Take the next visible message, delete it and print it (exit 1 when there is none)."""
     session = options.session_of(context)
-    with session.admin() as admin, admin.consumer(queue) as consumer:
-        message = consumer.dequeue()
-        if message is None:
-            raise errors.NotFoundError(f"queue {queue!r} has no visible message")
-        if not consumer.delete(message.id):
-            raise errors.MessageNotFound(message.id, f"message {message.id} was taken by another consumer")
+    with session.admin() as admin, consuming.one_shot(admin, admin.get_queue(queue)) as consumer:
+        message = consumer.take()
+    if message is None:
+        raise errors.NotFoundError(f"queue {queue!r} has no visible message")
     output.show_record(session, message)
 
 

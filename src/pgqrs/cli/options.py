@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from pgqrs import _validation, errors
+from pgqrs.cli import global_options
 from pgqrs.cli import session as session_module
 
 # Larger than any configured limit: the real max_payload_bytes is checked once config is loaded.
@@ -21,9 +22,14 @@ MAX_MESSAGE_ID = 2**63 - 1
 
 
 def session_of(context: typer.Context) -> session_module.Session:
-    """Return the session the entry point attached to the command's context."""
+    """Return the session the entry point attached to the command's context, options applied.
+
+    Raises:
+        typer.BadParameter: A global option's value is wrong.
+    """
     session = context.find_root().obj
     assert isinstance(session, session_module.Session)
+    global_options.apply(session)
     return session
 
 

@@ -72,13 +72,18 @@ _ASCII_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=
 
 def show_record(session: session_module.Session, record: Any) -> None:
     """Write one model: a JSON object, or a two-column field/value table."""
+    show_fields(session, models.as_dict(record))
+
+
+def show_fields(session: session_module.Session, fields: dict[str, Any]) -> None:
+    """Write named values: a JSON object, or a two-column field/value table."""
     if session.json:
-        _write(session, _json(session, models.as_dict(record)))
+        _write(session, _json(session, fields))
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("field", no_wrap=True, style=None)
     table.add_column("value", overflow="fold")
-    for field, value in models.as_dict(record).items():
+    for field, value in fields.items():
         table.add_row(Text(field), _text(session, value))
     _write(session, _render(table))
 

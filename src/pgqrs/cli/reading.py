@@ -6,6 +6,9 @@ lists archived messages, newest first, and changes nothing. It never archives wh
 
 ``--message-type TYPE`` keeps the messages whose payload is an object with ``"type": TYPE``;
 the database does the filtering, so messages of other types are never leased.
+
+The leases are taken by a one-shot consumer (`consuming`): what it does not print it releases,
+and it leaves a worker record only while the user holds leases it printed.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from typing import Annotated
 
 import typer
 
-from pgqrs import models, sync
-from pgqrs.cli import failures, options, output
+from pgqrs.cli import consuming, failures, options, output
 
 
 def read(
@@ -48,24 +50,12 @@ def read(
     with session.admin() as admin:
         queue_info = admin.get_queue(queue)
         if archive:
-            archived = _archived(admin, queue_info, count, message_type)
-        else:
-            with sync.Consumer(admin.pool, queue_info, admin.config) as consumer:
-                leased = lease(consumer, count, lock_time, message_type)
-    if archive:
-        output.show_records(session, archived, output.ARCHIVE_COLUMNS, empty="no archived messages")
-        return
-    output.show_records(session, leased, output.MESSAGE_COLUMNS, empty="no visible messages")
-
-
-def lease(
-    consumer: sync.Consumer, count: int, lock_time: float | None, message_type: str | None
-) -> list[models.QueueMessage]:
-    """Lease up to `count` visible messages of `message_type` (any type when None)."""
-    return consumer.dequeue_batch(count, lock_time, message_type)
-
-
-def _archived(
-    admin: sync.PgqrsAdmin, queue_info: models.QueueInfo, count: int, message_type: str | None
-) -> list[models.ArchivedMessage]:
-    return admin.archive.filter_by_fk(queue_info.id, limit=count, message_type=message_type)
+            archived = admin.archive.filter_by_fk(queue_info.id, limit=count, message_type=message_type)
+            output.show_records(session, archived, output.ARCHIVE_COLUMNS, empty="no archived messages")
+            return
+        with consuming.one_shot(admin, queue_info) as consumer:
+            leased = consumer.lease(count, lock_time, message_type)
+            # Printed before the leases are the user's: if the printing fails or is interrupted,
+            # they are released rather than left invisible to everyone for --lock-time.
+            output.show_records(session, leased, output.MESSAGE_COLUMNS, empty="no visible messages")
+            consumer.hand_over()

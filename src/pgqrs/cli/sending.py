@@ -55,8 +55,7 @@ def send_lines(session: session_module.Session, queue: str, delay: float, stream
             raise
         raise failures.CommandFailed(f"{error.message}; {_progress_report(sent, last_line)}") from error
     except KeyboardInterrupt:
-        output.note(session, f"pgqrs: interrupted: {_progress_report(sent, last_line)}")
-        raise
+        raise failures.Interrupted(_progress_report(sent, last_line)) from None
     output.note(session, f"sent {sent} message(s) to queue {queue!r}")
     if session.json:
         output.show_document(session, {"queue": queue, "sent": sent}, "")

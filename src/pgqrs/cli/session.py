@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from pgqrs import _embedded, _secrets, errors, sync
 from pgqrs import config as config_module
@@ -46,6 +47,9 @@ class Session:
 
     def __init__(self) -> None:
         self.options = Options()
+        # The global options as parsed, by parameter name, until `options_applied` (global_options).
+        self.given_options: dict[str, Any] = {}
+        self.options_applied = False
         self._config: config_module.Config | None = None
         self.embedded_fallback = False
 
@@ -103,7 +107,7 @@ class Session:
 
     def known_dsns(self) -> list[str]:
         """Return every DSN this session may have seen (their passwords must never be shown)."""
-        candidates = [self.options.dsn, os.environ.get("PGQRS_DSN")]
+        candidates = [self.options.dsn, self.given_options.get("dsn"), os.environ.get("PGQRS_DSN")]
         if self._config is not None:
             candidates.append(self._config.dsn)
         return [dsn for dsn in candidates if dsn]
