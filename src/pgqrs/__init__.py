@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pgqrs import errors, tables
 from pgqrs._async.admin import PgqrsAdmin
+from pgqrs._async.app import App
 from pgqrs._async.consumer import Consumer
 from pgqrs._async.producer import Producer
 from pgqrs.config import Config
@@ -31,15 +32,18 @@ from pgqrs.errors import (
     WorkerNotFound,
 )
 from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+from pgqrs.runtime import Discard, Retry, RetryPolicy, RunStats
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "App",
     "ArchivedMessage",
     "Config",
     "ConfigError",
     "Consumer",
     "DatabaseError",
+    "Discard",
     "MessageNotFound",
     "NotFoundError",
     "PgqrsAdmin",
@@ -51,6 +55,9 @@ __all__ = [
     "QueueMetrics",
     "QueueNotEmpty",
     "QueueNotFound",
+    "Retry",
+    "RetryPolicy",
+    "RunStats",
     "SchemaError",
     "ValidationError",
     "WorkerInfo",

@@ -37,8 +37,13 @@ class Config:
         max_payload_bytes: Largest JSON payload accepted, in UTF-8 bytes.
         producer_rate_limit: Messages per second a producer may send (it waits); None = no limit.
         max_read_count: Deliveries after which a message is dead-lettered to the archive; 0 = never.
-        heartbeat_interval_seconds: How often a consumer records that it is alive (any call it
+        heartbeat_interval: Seconds between a consumer's records that it is alive (any call it
             makes does it when this much time has passed; the worker runtime does it on a timer).
+        poll_interval: Seconds an idle worker of the runtime waits before looking at its queue
+            again when no wake-up arrives (the bound on a delayed or retried message's wait).
+        listen_dsn: Where the runtime LISTENs for wake-ups, when `dsn` goes through a
+            transaction pooler (which cannot deliver them); None: `dsn` itself, unless it is
+            behind a transaction pooler, in which case the runtime only polls.
         pooler: ``none``, ``session`` or ``transaction``; None guesses from the port (6432).
         prepared_statements: Use server-side prepared statements; None = on unless a transaction
             pooler is in front.
@@ -53,7 +58,9 @@ class Config:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     producer_rate_limit: float | None = None
     max_read_count: int = 5
-    heartbeat_interval_seconds: float = 30
+    heartbeat_interval: float = 30
+    poll_interval: float = 1.0
+    listen_dsn: str | None = None
     pooler: str | None = None
     prepared_statements: bool | None = None
 
@@ -62,9 +69,7 @@ class Config:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{field.name}={_secrets.mask_dsn(self.dsn)!r}"
-            if field.name == "dsn"
-            else f"{field.name}={getattr(self, field.name)!r}"
+            f"{field.name}={_shown(field.name, getattr(self, field.name))}"
             for field in dataclasses.fields(self)
         )
         return f"Config({shown})"
@@ -184,7 +189,9 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "max_payload_bytes": ("PGQRS_MAX_PAYLOAD_BYTES", _parse_int),
     "producer_rate_limit": ("PGQRS_PRODUCER_RATE_LIMIT", _parse_optional_float),
     "max_read_count": ("PGQRS_MAX_READ_COUNT", _parse_int),
-    "heartbeat_interval_seconds": ("PGQRS_HEARTBEAT_INTERVAL", _parse_float),
+    "heartbeat_interval": ("PGQRS_HEARTBEAT_INTERVAL", _parse_float),
+    "poll_interval": ("PGQRS_POLL_INTERVAL", _parse_float),
+    "listen_dsn": ("PGQRS_LISTEN_DSN", str),
     "pooler": ("PGQRS_POOLER", str),
     "prepared_statements": ("PGQRS_PREPARED_STATEMENTS", _parse_bool),
 }
@@ -248,7 +255,12 @@ def _build(layers: list[tuple[str, Mapping[str, Any]]]) -> Config:
 
 
 def _shown(field: str, value: object) -> str:
-    return repr(_secrets.mask_dsn(value)) if field == "dsn" and isinstance(value, str) else repr(value)
+    if field in DSN_FIELDS and isinstance(value, str):
+        return repr(_secrets.mask_dsn(value))
+    return repr(value)
+
+
+DSN_FIELDS = ("dsn", "listen_dsn")
 
 
 def _check(values: Mapping[str, Any], sources: Mapping[str, str] | str) -> None:
@@ -268,6 +280,11 @@ def _check(values: Mapping[str, Any], sources: Mapping[str, str] | str) -> None:
     problem = _dsn_problem(dsn)
     if problem:
         raise fail("dsn", problem)
+    listen_dsn = values.get("listen_dsn")
+    if listen_dsn is not None:
+        problem = "must be a string" if not isinstance(listen_dsn, str) else _dsn_problem(listen_dsn)
+        if problem:
+            raise fail("listen_dsn", problem)
     try:
         _validation.schema_name(values.get("schema", "public"), "schema")
     except errors.ValidationError as exc:
@@ -289,7 +306,8 @@ _NUMBERS: dict[str, float] = {
     "max_payload_bytes": 1,
     "producer_rate_limit": 0.001,
     "max_read_count": 0,
-    "heartbeat_interval_seconds": 0.001,
+    "heartbeat_interval": 0.001,
+    "poll_interval": 0.001,
 }
 _INTEGERS = {"max_connections", "default_max_batch_size", "max_payload_bytes", "max_read_count"}
 

@@ -1,1 +1,2 @@
-"""Hand-written async source of truth; tools/unasync.py generates pgqrs._sync from it."""
+"""The API's implementation. The asyncio code is written by hand; tools/unasync.py generates
+the blocking package from it."""

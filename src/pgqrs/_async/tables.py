@@ -197,6 +197,12 @@ class PgqrsWorkers(_TableBase[models.WorkerInfo]):
         """Mark the worker stopped; False when it was removed."""
         return bool(await self._database.scalar("worker_stop", {"id": id}))
 
+    async def reap(self, older_than: float) -> int | None:
+        """`remove_stale`, unless another process is doing it now; None when it was not elected."""
+        params = {"older_than": float(older_than), "schema": self.schema}
+        row = await self._database.fetch_one("worker_reap", params)
+        return None if row is None or not row[0] else int(row[1])
+
     async def remove_stale(self, older_than: float) -> int:
         """Delete workers without a heartbeat for `older_than` seconds; return how many."""
         params = {"older_than": float(older_than)}
@@ -244,6 +250,11 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
     async def purge(self, queue_id: int) -> int:
         """Delete every message of a queue; return how many."""
         return int(await self._database.scalar("message_purge_queue", {"queue_id": queue_id}))
+
+    async def outstanding(self, queue_ids: builtins.list[int]) -> bool:
+        """Return whether any message of these queues is visible, leased or waiting for a retry
+        (one delayed by its producer and never delivered does not count)."""
+        return bool(await self._database.scalar("message_outstanding", {"queue_ids": queue_ids}))
 
 
 class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):

@@ -1,16 +1,119 @@
 """The few primitives that differ between the async source and its generated sync twin.
 
-Hand-written (not generated): the blocking counterparts of pgqrs._async._compat.
+Hand-written (not generated): the blocking counterparts of pgqrs._async._compat. Tasks become
+threads; handlers run on a thread pool; a handler cannot be stopped once running.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import inspect
 import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pgqrs import errors
 
 Lock = threading.Lock
+Event = threading.Event
+Handle = Any  # a threading.Thread, or a concurrent.futures.Future of the handler pool
+
+
+class Cancelled(BaseException):
+    """Never raised: a thread cannot be cancelled (its handler is abandoned instead)."""
 
 
 def sleep(seconds: float) -> None:
     """Block the calling thread."""
     time.sleep(seconds)
+
+
+# Guards state shared with handler threads.
+ThreadLock = threading.Lock
+
+
+def wait_event(event: threading.Event, timeout: float | None) -> bool:
+    """Wait until `event` is set or `timeout` seconds pass; return whether it was set."""
+    return event.wait(timeout)
+
+
+def spawn(function: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
+    """Run `function(*args)` concurrently (a daemon thread)."""
+    thread = threading.Thread(target=function, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def join(handles: Iterable[Handle], timeout: float | None) -> list[Handle]:
+    """Wait up to `timeout` seconds for `handles` to finish; return those still running."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pending = list(handles)
+    futures = [handle for handle in pending if isinstance(handle, concurrent.futures.Future)]
+    if futures:
+        concurrent.futures.wait(futures, timeout=timeout)
+    for handle in pending:
+        if isinstance(handle, threading.Thread):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            handle.join(left)
+    return [handle for handle in pending if _running(handle)]
+
+
+def _running(handle: Handle) -> bool:
+    if isinstance(handle, concurrent.futures.Future):
+        return not handle.done()
+    return bool(handle.is_alive())
+
+
+def cancel(handle: Handle) -> None:
+    """Nothing can stop a running thread: its handler is abandoned (the runtime gives its
+    message back and ignores what it returns)."""
+
+
+class HandlerPool:
+    """Runs handler invocations on `size` threads."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size = size
+        self.name = name
+        self._executor = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix=name)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Start `function(*args)` on a pool thread; return its future."""
+        return self._executor.submit(function, *args)
+
+    def close(self) -> None:
+        """Let the pool's threads end when their handlers return (an abandoned one may not)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Signal:
+    """A flag that any thread or signal handler may raise."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def bind(self) -> None:
+        """Nothing to attach to without an event loop."""
+
+    def set(self) -> None:
+        """Raise the flag."""
+        self.event.set()
+
+    def is_set(self) -> bool:
+        """Return whether the flag is raised."""
+        return self.event.is_set()
+
+
+def check_handler(function: Callable[..., Any]) -> None:
+    """Refuse a handler the blocking runtime cannot call."""
+    if inspect.iscoroutinefunction(function):
+        raise errors.ValidationError(
+            f"handler {getattr(function, '__qualname__', function)!r} is an async function; "
+            "use pgqrs.App (the async runtime) for it"
+        )
+
+
+def run_blocking(function: Callable[..., Any], *args: Any) -> Any:
+    """Call `function(*args)` (already on a thread of its own)."""
+    return function(*args)

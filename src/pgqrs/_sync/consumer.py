@@ -35,7 +35,7 @@ class Consumer:
     id, and `delete`, `archive` and `extend_visibility` succeed only for the lease holder: a
     consumer whose lease expired and was taken over gets False and changes nothing. One
     consumer may be shared by many tasks (threads, in the blocking API): it registers once.
-    Every call proves it alive: when the config's heartbeat_interval_seconds have passed since
+    Every call proves it alive: when the config's heartbeat_interval have passed since
     the last heartbeat, the call records one first (one extra statement, at most that often).
 
     Args:
@@ -195,6 +195,13 @@ class Consumer:
         extra = {"delay": _validation.seconds(delay, "delay"), "count_delivery": bool(count_delivery)}
         return self._acknowledge("message_release_owned", _validation.message_ids(msg_ids), extra)
 
+    def renew_leases(self, msg_ids: Iterable[int], lock_time: Any) -> list[bool]:
+        """Make this consumer's leases on `msg_ids` end `lock_time` from now (database clock), in
+        one statement; False for a message it no longer holds (what the worker runtime calls
+        while handlers run)."""
+        extra = {"lock_time": _validation.seconds(lock_time, "lock_time")}
+        return self._acknowledge("message_renew_owned", _validation.message_ids(msg_ids), extra)
+
     def retry(self, msg_id: int, delay: Any, error: str | None = None) -> bool:
         """Give back a held message whose attempt failed: visible again after `delay`, the
         delivery counted towards max_read_count, `error` kept as its `last_error`."""
@@ -266,7 +273,7 @@ class Consumer:
         return worker.id if worker is not None else (self.register()).id
 
     def _keep_alive(self) -> None:
-        if time.monotonic() - self._last_heartbeat >= self.config.heartbeat_interval_seconds:
+        if time.monotonic() - self._last_heartbeat >= self.config.heartbeat_interval:
             self.heartbeat()
 
     def _register_again(self, removed_id: int) -> None:

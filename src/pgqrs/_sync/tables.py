@@ -198,6 +198,12 @@ class PgqrsWorkers(_TableBase[models.WorkerInfo]):
         """Mark the worker stopped; False when it was removed."""
         return bool(self._database.scalar("worker_stop", {"id": id}))
 
+    def reap(self, older_than: float) -> int | None:
+        """`remove_stale`, unless another process is doing it now; None when it was not elected."""
+        params = {"older_than": float(older_than), "schema": self.schema}
+        row = self._database.fetch_one("worker_reap", params)
+        return None if row is None or not row[0] else int(row[1])
+
     def remove_stale(self, older_than: float) -> int:
         """Delete workers without a heartbeat for `older_than` seconds; return how many."""
         params = {"older_than": float(older_than)}
@@ -245,6 +251,11 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
     def purge(self, queue_id: int) -> int:
         """Delete every message of a queue; return how many."""
         return int(self._database.scalar("message_purge_queue", {"queue_id": queue_id}))
+
+    def outstanding(self, queue_ids: builtins.list[int]) -> bool:
+        """Return whether any message of these queues is visible, leased or waiting for a retry
+        (one delayed by its producer and never delivered does not count)."""
+        return bool(self._database.scalar("message_outstanding", {"queue_ids": queue_ids}))
 
 
 class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):

@@ -77,6 +77,14 @@ SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
 WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
 
+-- name: message_renew_owned :many
+-- The runtime's lease keeping: each held lease ends `lock_time` from now (not added to what is
+-- left, so a worker that dies frees its messages one lock_time after its last renewal).
+UPDATE {schema}.pgqrs_messages
+SET vt = now() + make_interval(secs => %(lock_time)s)
+WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
+RETURNING id;
+
 -- name: message_release_owned :many
 -- Give held messages back: visible again after `delay` seconds, the lease fields cleared. This
 -- delivery counts towards max_read_count only when `count_delivery` (a retry); otherwise
@@ -157,3 +165,12 @@ SELECT count(*) FROM deleted;
 -- name: message_purge_queue :one
 WITH deleted AS (DELETE FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s RETURNING id)
 SELECT count(*) FROM deleted;
+
+-- name: message_outstanding :one
+-- Whether any message of these queues still needs a worker: visible, leased, or waiting for a
+-- retry (delivered before). A message delayed by its producer and never delivered does not.
+SELECT EXISTS (
+    SELECT FROM {schema}.pgqrs_messages
+    WHERE queue_id = ANY(%(queue_ids)s::bigint[])
+      AND (vt <= now() OR worker_id IS NOT NULL OR read_ct > 0)
+);

@@ -53,3 +53,20 @@ WITH removed AS (
     RETURNING w.id
 )
 SELECT count(*) FROM removed;
+
+-- name: worker_reap :one
+-- The runtime's clean-up: remove_stale by one elected process at a time (a transaction-scoped
+-- lock, released at the end of this statement: safe behind PgBouncer); the others skip.
+-- Returns whether this process was elected, and how many workers it removed.
+WITH elected AS (
+    SELECT pg_try_advisory_xact_lock(hashtextextended('pgqrs reaper ' || %(schema)s, 0)) AS leader
+), removed AS (
+    DELETE FROM {schema}.pgqrs_workers w
+    WHERE (SELECT leader FROM elected)
+      AND w.heartbeat_at < now() - make_interval(secs => %(older_than)s)
+      AND NOT EXISTS (
+          SELECT FROM {schema}.pgqrs_messages m WHERE m.worker_id = w.id AND m.vt > now()
+      )
+    RETURNING w.id
+)
+SELECT (SELECT leader FROM elected), (SELECT count(*) FROM removed);

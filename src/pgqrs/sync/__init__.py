@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pgqrs import errors
 from pgqrs._sync.admin import PgqrsAdmin
+from pgqrs._sync.app import App
 from pgqrs._sync.consumer import Consumer
 from pgqrs._sync.producer import Producer
 from pgqrs.config import Config
@@ -28,14 +29,17 @@ from pgqrs.errors import (
     WorkerNotFound,
 )
 from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+from pgqrs.runtime import Discard, Retry, RetryPolicy, RunStats
 from pgqrs.sync import tables
 
 __all__ = [
+    "App",
     "ArchivedMessage",
     "Config",
     "ConfigError",
     "Consumer",
     "DatabaseError",
+    "Discard",
     "MessageNotFound",
     "NotFoundError",
     "PgqrsAdmin",
@@ -47,6 +51,9 @@ __all__ = [
     "QueueMetrics",
     "QueueNotEmpty",
     "QueueNotFound",
+    "Retry",
+    "RetryPolicy",
+    "RunStats",
     "SchemaError",
     "ValidationError",
     "WorkerInfo",

@@ -86,7 +86,7 @@ async def test_every_call_keeps_the_worker_alive(
     admin: pgqrs.PgqrsAdmin, producer: pgqrs.Producer, raw: Raw, call: str
 ) -> None:
     consumer = pgqrs.Consumer(
-        admin.pool, producer.queue_info, admin.config.replace(heartbeat_interval_seconds=0.001)
+        admin.pool, producer.queue_info, admin.config.replace(heartbeat_interval=0.001)
     )
     await producer.enqueue({"n": 1})
     held = await consumer.dequeue(lock_time=60)

@@ -87,7 +87,7 @@ def test_every_call_keeps_the_worker_alive(
     admin: pgqrs.PgqrsAdmin, producer: pgqrs.Producer, raw: Raw, call: str
 ) -> None:
     consumer = pgqrs.Consumer(
-        admin.pool, producer.queue_info, admin.config.replace(heartbeat_interval_seconds=0.001)
+        admin.pool, producer.queue_info, admin.config.replace(heartbeat_interval=0.001)
     )
     producer.enqueue({"n": 1})
     held = consumer.dequeue(lock_time=60)

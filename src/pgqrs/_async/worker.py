@@ -1,0 +1,187 @@
+"""One handler's queue at work: lease up to the free slots, run the handler, hand on the outcome.
+
+The fetch loop leases at most as many messages as the handler has free slots (one statement),
+starts one handler invocation per message, and waits when the queue is empty: for a wake-up
+(an enqueue's NOTIFY, through the listener), a freed slot, or `poll_interval`. Each finished
+invocation hands its outcome to the settler, which writes results in batches; the lease keeper
+renews the leases of every message not yet settled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+from pgqrs import _notify, errors, models, runtime
+from pgqrs import config as config_module
+from pgqrs._async import _compat, settler
+from pgqrs._async import consumer as consumer_module
+
+logger = logging.getLogger("pgqrs.worker")
+
+
+@dataclasses.dataclass
+class _Running:
+    message: models.QueueMessage
+    handle: Any = None
+    abandoned: bool = False
+
+
+class QueueWorker:
+    """Works one handler's queue until the runtime stops it."""
+
+    def __init__(
+        self,
+        handler: runtime.Handler,
+        consumer: consumer_module.Consumer,
+        config: config_module.Config,
+        stats: runtime.RunStats,
+        stopping: _compat.Signal,
+    ) -> None:
+        self.handler = handler
+        self.consumer = consumer
+        self.stats = stats
+        self.lock_time = float(handler.lock_time or config.default_lock_time_seconds)
+        self.allowed = handler.retry.attempts(config.max_read_count)
+        self.poll_interval = config.poll_interval
+        self.settler = settler.Settler(consumer, handler.queue, stats)
+        self.empty = False  # the last look found nothing, and nothing is running or unsettled
+        self._stopping = stopping
+        self._pool = _compat.HandlerPool(handler.concurrency, f"pgqrs-{handler.queue}")
+        self._running: dict[int, _Running] = {}
+        self._state = _compat.ThreadLock()
+        self._slot_freed = _compat.Event()
+        self._wake = _compat.Event()
+        self._look_again_at = 0.0
+
+    @property
+    def queue_id(self) -> int:
+        """Return the id of the queue this worker works."""
+        return self.consumer.queue_info.id
+
+    def wake(self, notified: bool = False) -> None:
+        """Look at the queue now (an enqueue was notified, or the runtime is stopping).
+
+        After a notification the worker also looks again one throttle interval later: an
+        enqueue within that interval was not notified (see pgqrs._notify).
+        """
+        if notified:
+            self._look_again_at = time.monotonic() + _notify.THROTTLE_SECONDS
+        self._wake.set()
+        self._slot_freed.set()
+
+    def held_ids(self) -> list[int]:
+        """Return every message this worker leased and has not settled (running or handed over)."""
+        with self._state:
+            running = list(self._running)
+        return running + self.settler.held_ids()
+
+    def busy(self) -> int:
+        """Return how many handler invocations are running."""
+        with self._state:
+            return len(self._running)
+
+    def running_handles(self) -> list[Any]:
+        """Return the handles of the running invocations."""
+        with self._state:
+            return [running.handle for running in self._running.values() if running.handle is not None]
+
+    async def run(self) -> None:
+        """Fetch and dispatch until the runtime stops."""
+        failures = 0
+        while not self._stopping.is_set():
+            self._slot_freed.clear()
+            free = self.handler.concurrency - self.busy()
+            if free <= 0:
+                await _compat.wait_event(self._slot_freed, self.poll_interval)
+                continue
+            self._wake.clear()
+            try:
+                messages = await self.consumer.dequeue_batch(free, self.lock_time)
+            except errors.PgqrsError as error:
+                failures += 1
+                logger.warning("queue %s: dequeue failed (%s); trying again", self.handler.queue, error)
+                await _compat.wait_event(self._wake, min(30.0, 0.1 * 2**failures))
+                continue
+            failures = 0
+            for message in messages:
+                self._start(message)
+            self.empty = not messages and not self.held_ids()
+            if len(messages) < free:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up, the trailing look after a notification, or the poll interval."""
+        wait = self.poll_interval
+        if self._look_again_at:
+            wait = min(wait, max(0.0, self._look_again_at - time.monotonic()))
+            self._look_again_at = 0.0
+        await _compat.wait_event(self._wake, wait)
+
+    def _start(self, message: models.QueueMessage) -> None:
+        running = _Running(message)
+        with self._state:
+            self._running[message.id] = running
+            self.empty = False
+        running.handle = self._pool.submit(self._handle, message)
+
+    async def _handle(self, message: models.QueueMessage) -> None:
+        with self._state:
+            self.stats.count(self.handler.queue, "handled")
+        error: BaseException | None = None
+        try:
+            await self.handler.function(message)
+        except _compat.Cancelled:
+            self._finish(message, runtime.Outcome("release"))
+            raise
+        except Exception as raised:
+            error = raised
+        handler = self.handler
+        outcome = runtime.outcome_of(error, message.read_ct, self.allowed, handler.retry, handler.on_success)
+        if error is not None:
+            self._log_failure(message, outcome)
+        self._finish(message, outcome)
+
+    def _log_failure(self, message: models.QueueMessage, outcome: runtime.Outcome) -> None:
+        summary = (outcome.error or "").split("\n", 1)[0]
+        if outcome.settlement == "retry":
+            logger.warning(
+                "queue %s: message %d failed on attempt %d (%s); retrying in %.1fs",
+                self.handler.queue,
+                message.id,
+                message.read_ct,
+                summary,
+                outcome.delay,
+            )
+        else:
+            logger.error(
+                "queue %s: message %d dead-lettered: %s", self.handler.queue, message.id, outcome.reason
+            )
+
+    def _finish(self, message: models.QueueMessage, outcome: runtime.Outcome) -> None:
+        with self._state:
+            running = self._running.pop(message.id, None)
+        if running is not None and not running.abandoned:
+            self.settler.add(message, outcome)
+        self._slot_freed.set()
+
+    def abandon_running(self) -> int:
+        """Give back every running message untried (shutdown); return how many.
+
+        The handlers may still be running (a thread cannot be stopped): what they return later is
+        ignored, since their messages are no longer held.
+        """
+        with self._state:
+            running = list(self._running.values())
+            self._running.clear()
+            for entry in running:
+                entry.abandoned = True
+        for entry in running:
+            self.settler.add(entry.message, runtime.Outcome("release"))
+        return len(running)
+
+    def close(self) -> None:
+        """Let the handler pool's threads end (the async pool holds none)."""
+        self._pool.close()
