@@ -18,10 +18,12 @@ from pgqrs._async.consumer import Consumer
 from pgqrs._async.producer import Producer
 from pgqrs.config import Config
 from pgqrs.errors import (
+    CallTimedOut,
     ConfigError,
     DatabaseError,
     MessageNotFound,
     NotFoundError,
+    OutcomeUnknown,
     PgqrsError,
     QueueAlreadyExists,
     QueueNotEmpty,
@@ -36,12 +38,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArchivedMessage",
+    "CallTimedOut",
     "Config",
     "ConfigError",
     "Consumer",
     "DatabaseError",
     "MessageNotFound",
     "NotFoundError",
+    "OutcomeUnknown",
     "PgqrsAdmin",
     "PgqrsError",
     "Producer",

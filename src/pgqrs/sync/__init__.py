@@ -15,10 +15,12 @@ from pgqrs._sync.consumer import Consumer
 from pgqrs._sync.producer import Producer
 from pgqrs.config import Config
 from pgqrs.errors import (
+    CallTimedOut,
     ConfigError,
     DatabaseError,
     MessageNotFound,
     NotFoundError,
+    OutcomeUnknown,
     PgqrsError,
     QueueAlreadyExists,
     QueueNotEmpty,
@@ -32,12 +34,14 @@ from pgqrs.sync import tables
 
 __all__ = [
     "ArchivedMessage",
+    "CallTimedOut",
     "Config",
     "ConfigError",
     "Consumer",
     "DatabaseError",
     "MessageNotFound",
     "NotFoundError",
+    "OutcomeUnknown",
     "PgqrsAdmin",
     "PgqrsError",
     "Producer",
