@@ -14,3 +14,8 @@ Lock = threading.Lock
 def sleep(seconds: float) -> None:
     """Block the calling thread."""
     time.sleep(seconds)
+
+
+def wait_event(event: threading.Event, seconds: float) -> bool:
+    """Block up to `seconds` for another thread to set `event`."""
+    return event.wait(max(0.0, seconds))
