@@ -63,12 +63,14 @@ async def open_pool(config: config_module.Config, dsn: str) -> AsyncConnectionPo
 class Database:
     """Named-query executor bound to one pool and one schema."""
 
-    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, schema: str, timeout: float | None = None) -> None:
         self.pool = pool
         # QueueInfo is public and may be built by hand: check its schema before any SQL.
         self.schema = _validation.schema_name(schema)
         self._queries = _queries.for_schema(self.schema)
-        self._timeout = float(pool.timeout)
+        # The caller's connection_timeout_seconds wins over the pool's own timeout: a caller's
+        # pool keeps psycopg's 30 s while their Config asks for 1 s.
+        self._timeout = float(pool.timeout if timeout is None else timeout)
         # The DSN only masks the password in error texts: pgqrs always gives the pool a string.
         dsn = pool.conninfo if isinstance(pool.conninfo, str) else ""
         self._translate = _translate.translate(dsn, self.schema, self._timeout)

@@ -38,10 +38,13 @@ class _TableBase(Generic[_Record]):
 
     _prefix = ""
 
-    def __init__(self, pool: AsyncConnectionPool, schema: str = "public") -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, schema: str = "public", *, timeout: float | None = None
+    ) -> None:
+        """`timeout`: connection_timeout_seconds for its calls; the pool's own timeout when None."""
         self.pool = pool
         self.schema = _validation.schema_name(schema)
-        self._database = _database.Database(pool, self.schema)
+        self._database = _database.Database(pool, self.schema, timeout)
 
     def _record(self, row: tuple[Any, ...]) -> _Record:
         raise NotImplementedError
@@ -192,9 +195,14 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
     _prefix = "message"
 
     def __init__(
-        self, pool: AsyncConnectionPool, schema: str = "public", max_payload_bytes: int = 1_048_576
+        self,
+        pool: AsyncConnectionPool,
+        schema: str = "public",
+        max_payload_bytes: int = 1_048_576,
+        *,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(pool, schema)
+        super().__init__(pool, schema, timeout=timeout)
         self.max_payload_bytes = max_payload_bytes
 
     def _record(self, row: tuple[Any, ...]) -> models.QueueMessage:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Generator
 
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 import pgqrs
 from tests import support
@@ -105,3 +106,39 @@ async def test_a_call_whose_server_cannot_be_reached_has_an_unknown_outcome(
             assert caught.value.connection_lost
             assert isinstance(caught.value, pgqrs.DatabaseError)
             assert "may or may not have happened" in str(caught.value)
+
+
+async def test_the_configs_timeout_applies_on_a_callers_pool(
+    queue: pgqrs.QueueInfo, config: pgqrs.Config, dsn: str, schema: str
+) -> None:
+    pool = AsyncConnectionPool(config.dsn, min_size=1, max_size=2, timeout=30, open=False)
+    await pool.open(wait=True)
+    short = config.replace(connection_timeout_seconds=TIMEOUT)
+    try:
+        producer = pgqrs.Producer(pool, queue, short)
+        consumer = pgqrs.Consumer(pool, queue, short)
+        with locked(dsn, schema, "pgqrs_messages", "pgqrs_workers"):
+            started = time.monotonic()
+            with pytest.raises(pgqrs.errors.CallTimedOut):
+                await producer.enqueue({"n": 1})
+            with pytest.raises(pgqrs.errors.CallTimedOut):
+                await consumer.dequeue()  # registers the worker first: the table API's call
+            assert time.monotonic() - started < 2 * TIMEOUT + SLACK
+    finally:
+        await pool.close()
+
+
+async def test_the_wait_for_a_connection_of_a_callers_pool_follows_the_config(
+    queue: pgqrs.QueueInfo, config: pgqrs.Config
+) -> None:
+    pool = AsyncConnectionPool(config.dsn, min_size=1, max_size=1, timeout=30, open=False)
+    await pool.open(wait=True)
+    try:
+        producer = pgqrs.Producer(pool, queue, config.replace(connection_timeout_seconds=TIMEOUT))
+        async with pool.connection():  # the pool's only connection is busy
+            started = time.monotonic()
+            with pytest.raises(pgqrs.DatabaseError, match="no database connection available within 1s"):
+                await producer.enqueue({"n": 1})
+            assert time.monotonic() - started < TIMEOUT + SLACK
+    finally:
+        await pool.close()
