@@ -118,7 +118,9 @@ class Database:
         await self._settle(connection, fired)
         error = self._translate.failed_call(exc, closed, fired)
         if isinstance(error, errors.DatabaseError) and error.connection_lost:
-            await self._recover(connection, fired)
+            # Not after a deadline: a check would hang on a frozen link as the call did.
+            gone = isinstance(error, errors.OutcomeUnknown) and fired is None
+            await self._recover(connection, check=gone)
         return error
 
     async def _settle(self, connection: AsyncConnection[Any], fired: _watchdog.Call | None) -> None:
@@ -135,15 +137,15 @@ class Database:
         if (fired.shut_down or not fired.confirmed) and not connection.closed:
             await connection.close()
 
-    async def _recover(self, connection: AsyncConnection[Any], fired: _watchdog.Call | None) -> None:
-        """After a lost connection: discard it, and replace its idle siblings that died with it."""
+    async def _recover(self, connection: AsyncConnection[Any], check: bool) -> None:
+        """After a lost connection: discard it, and maybe replace its idle siblings that died too."""
         if not connection.closed:
-            # Open but unusable (it reached a read-only server): the pool must not hand it out.
+            # Open but unusable: it reached a read-only server, or a pooler reported the loss of
+            # its server connection. The pool must not hand it out again.
             await connection.close()
-        elif fired is None:
+        if check:
             # Other idle connections likely died with this one (server restart): replace them
-            # now so the next call gets a working connection. Not after a deadline: the check
-            # would hang on a frozen link as the call did.
+            # now so the next call gets a working connection.
             with contextlib.suppress(Exception):
                 await self.pool.check()
 

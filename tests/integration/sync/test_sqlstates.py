@@ -19,23 +19,21 @@ from pgqrs import sync as pgqrs
 from tests import support
 from tests.reliability import harness
 
-# How the trigger fails, and whether the error means the connection is lost.
-FAILURES: dict[str, tuple[str, bool]] = {
-    "query_canceled": ("RAISE EXCEPTION 'injected' USING ERRCODE = '57014'", False),
-    "deadlock_detected": ("RAISE EXCEPTION 'injected' USING ERRCODE = '40P01'", False),
-    "serialization_failure": ("RAISE EXCEPTION 'injected' USING ERRCODE = '40001'", False),
+# How the trigger fails, the SQLSTATE the call gets, and what that says of the connection:
+# "answered" (it is fine), "read_only" (usable no more: discarded) or "gone" (the outcome is
+# unknown; the pool is checked). An 08006 on an open connection is how a pooler reports the
+# loss of its server connection.
+FAILURES: dict[str, tuple[str, str, str]] = {
+    "query_canceled": ("RAISE EXCEPTION 'injected' USING ERRCODE = '57014'", "57014", "answered"),
+    "deadlock_detected": ("RAISE EXCEPTION 'injected' USING ERRCODE = '40P01'", "40P01", "answered"),
+    "serialization_failure": ("RAISE EXCEPTION 'injected' USING ERRCODE = '40001'", "40001", "answered"),
     "lock_not_available": (
         "PERFORM 1 FROM {schema}.pgqrs_queues WHERE id = NEW.queue_id FOR UPDATE NOWAIT",
-        False,
+        "55P03",
+        "answered",
     ),
-    "read_only_sql_transaction": ("RAISE EXCEPTION 'injected' USING ERRCODE = '25006'", True),
-}
-SQLSTATES = {
-    "query_canceled": "57014",
-    "deadlock_detected": "40P01",
-    "serialization_failure": "40001",
-    "lock_not_available": "55P03",
-    "read_only_sql_transaction": "25006",
+    "read_only_sql_transaction": ("RAISE EXCEPTION 'injected' USING ERRCODE = '25006'", "25006", "read_only"),
+    "connection_failure": ("RAISE EXCEPTION 'injected' USING ERRCODE = '08006'", "08006", "gone"),
 }
 
 
@@ -81,7 +79,7 @@ def test_server_errors_are_lost_connections_only_when_they_say_so(
     schema: str,
     failure: str,
 ) -> None:
-    body, lost = FAILURES[failure]
+    body, sqlstate, outcome = FAILURES[failure]
     fail_inserts(raw, schema, body)
     producer = pgqrs.Producer(pool, queue, admin.config)
     with support.connect(harness.derive_direct_dsn(dsn)) as holder, holder.transaction():
@@ -90,12 +88,13 @@ def test_server_errors_are_lost_connections_only_when_they_say_so(
         with pytest.raises(pgqrs.DatabaseError) as caught:
             producer.enqueue({"n": 1})
     error = caught.value
-    assert (error.sqlstate, error.connection_lost) == (SQLSTATES[failure], lost)
-    # The server answered: the call did not happen, and nothing needed checking.
-    assert not isinstance(error, (pgqrs.OutcomeUnknown, pgqrs.errors.CallTimedOut))
-    assert pool.checks == 0
-    # A connection that met a read-only server (a failover) is discarded; the others are kept.
-    assert pool.get_stats().get("returns_bad", 0) == (1 if lost else 0)
+    assert (error.sqlstate, error.connection_lost) == (sqlstate, outcome != "answered")
+    assert not isinstance(error, pgqrs.errors.CallTimedOut)
+    # Only a lost connection leaves the outcome unknown, and checks the pool's idle connections.
+    assert isinstance(error, pgqrs.OutcomeUnknown) == (outcome == "gone")
+    assert pool.checks == (1 if outcome == "gone" else 0)
+    # A connection that cannot be trusted is discarded, even if still open; the others are kept.
+    assert pool.get_stats().get("returns_bad", 0) == (0 if outcome == "answered" else 1)
     raw.execute(f'DROP TRIGGER fail ON "{schema}".pgqrs_messages')
     assert (producer.enqueue({"n": 2})).payload == {"n": 2}
 
