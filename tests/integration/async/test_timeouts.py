@@ -15,6 +15,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 import pgqrs
+from pgqrs import _watchdog
 from tests import support
 from tests.reliability import harness, proxy
 
@@ -54,6 +55,19 @@ async def short(config: pgqrs.Config) -> AsyncIterator[pgqrs.PgqrsAdmin]:
 async def test_a_call_blocked_past_its_deadline_is_cancelled_and_does_not_happen(
     short: pgqrs.PgqrsAdmin, dsn: str, schema: str
 ) -> None:
+    await check_a_blocked_enqueue_is_cancelled(short, dsn, schema)
+
+
+async def test_the_cancel_works_with_a_libpq_older_than_17(
+    short: pgqrs.PgqrsAdmin, dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without libpq 17's cancel connection, the watchdog sends the older blocking cancel request.
+    monkeypatch.setattr(_watchdog.capabilities, "has_cancel_safe", lambda check=False: False)
+    await check_a_blocked_enqueue_is_cancelled(short, dsn, schema)
+
+
+async def check_a_blocked_enqueue_is_cancelled(short: pgqrs.PgqrsAdmin, dsn: str, schema: str) -> None:
+    """Enqueue on a locked table past the deadline: cancelled, not written, the connection kept."""
     queue = await short.create_queue("jobs")
     producer = pgqrs.Producer(short.pool, queue, short.config)
     with locked(dsn, schema, "pgqrs_messages"):

@@ -16,6 +16,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from pgqrs import sync as pgqrs
+from pgqrs import _watchdog
 from tests import support
 from tests.reliability import harness, proxy
 
@@ -55,6 +56,19 @@ def short(config: pgqrs.Config) -> Iterator[pgqrs.PgqrsAdmin]:
 def test_a_call_blocked_past_its_deadline_is_cancelled_and_does_not_happen(
     short: pgqrs.PgqrsAdmin, dsn: str, schema: str
 ) -> None:
+    check_a_blocked_enqueue_is_cancelled(short, dsn, schema)
+
+
+def test_the_cancel_works_with_a_libpq_older_than_17(
+    short: pgqrs.PgqrsAdmin, dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without libpq 17's cancel connection, the watchdog sends the older blocking cancel request.
+    monkeypatch.setattr(_watchdog.capabilities, "has_cancel_safe", lambda check=False: False)
+    check_a_blocked_enqueue_is_cancelled(short, dsn, schema)
+
+
+def check_a_blocked_enqueue_is_cancelled(short: pgqrs.PgqrsAdmin, dsn: str, schema: str) -> None:
+    """Enqueue on a locked table past the deadline: cancelled, not written, the connection kept."""
     queue = short.create_queue("jobs")
     producer = pgqrs.Producer(short.pool, queue, short.config)
     with locked(dsn, schema, "pgqrs_messages"):
