@@ -108,13 +108,14 @@ class translate:
 
 def _unknown(exc: psycopg.Error, dsn: str, timeout: float, shut_down: bool) -> str:
     """Return the message of an `OutcomeUnknown`, saying why the outcome is not known."""
-    reason = _masked(exc, dsn).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _masked(exc, dsn)  # always: the driver's error stays reachable as __cause__
     if shut_down:
         cause = (
             f"no answer from the database within {timeout:g}s (connection_timeout_seconds), and the "
             "server did not take the cancel of the statement in time: the connection was closed"
         )
     else:
+        reason = text.splitlines()[0] if text else type(exc).__name__
         cause = f"the connection was lost during the call ({reason})"
     return f"{cause}; the call may or may not have happened"
 
