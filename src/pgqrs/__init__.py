@@ -19,10 +19,12 @@ from pgqrs._async.consumer import Consumer
 from pgqrs._async.producer import Producer
 from pgqrs.config import Config
 from pgqrs.errors import (
+    CallTimedOut,
     ConfigError,
     DatabaseError,
     MessageNotFound,
     NotFoundError,
+    OutcomeUnknown,
     PgqrsError,
     QueueAlreadyExists,
     QueueNotEmpty,
@@ -39,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "ArchivedMessage",
+    "CallTimedOut",
     "Config",
     "ConfigError",
     "Consumer",
@@ -46,6 +49,7 @@ __all__ = [
     "Discard",
     "MessageNotFound",
     "NotFoundError",
+    "OutcomeUnknown",
     "PgqrsAdmin",
     "PgqrsError",
     "Producer",

@@ -1,8 +1,9 @@
 """The one seam where driver errors become pgqrs errors.
 
-Both the async and the generated sync code wrap every database call in `translate`. The driver's
-exception stays reachable as ``__cause__``, with its text masked in place, because psycopg may
-quote the connection string (password included) in it.
+Both the async and the generated sync code wrap every database call in `translate`, and report a
+failed statement through `translate.failed_call`, which also says whether it happened. The
+driver's exception stays reachable as ``__cause__``, with its text masked in place, because
+psycopg may quote the connection string (password included) in it.
 """
 
 from __future__ import annotations
@@ -13,21 +14,40 @@ import psycopg
 import psycopg_pool
 from psycopg import errors as sqlstate_errors
 
-from pgqrs import _secrets, errors
+from pgqrs import _secrets, _watchdog, errors
 
-# SQLSTATE classes meaning "the connection is gone": 08 connection exception, 57P01-57P03
-# admin shutdown / crash / cannot connect now, 25006 read-only transaction (a failover).
-_LOST_CONNECTION_PREFIXES = ("08", "57P0", "25006")
+# SQLSTATEs meaning "the connection is gone": class 08 (connection exception) and 57P01-57P05
+# (the server shut down, crashed, is starting, the database was dropped, the session idled out;
+# each FATAL: the server closes the connection). Other errors the server answers with, a cancel
+# (57014), a deadlock (40P01), a serialization failure (40001), a lock not available (55P03),
+# leave the connection as good as it was.
+_GONE_PREFIXES = ("08", "57P0")
+# 25006, a read-only transaction, on a connection still open: the primary failed over and this
+# connection reached a server that is now a standby (or was repointed to one). It cannot do
+# pgqrs's writes again, so it counts as lost: the caller may retry on a new connection, and the
+# database seam discards it.
+_READ_ONLY = "25006"
 
 
-def connection_lost(exc: BaseException) -> bool:
+def gone(exc: BaseException, closed: bool | None = None) -> bool:
+    """Return True when `exc` says the connection it used is gone, or `closed` (its state) does.
+
+    `closed` is the driver's own state of the connection after the error, when known. Without
+    it, a driver error with no SQLSTATE (no answer from any server) counts as a loss.
+    """
+    state = getattr(exc, "sqlstate", None)
+    if state and state.startswith(_GONE_PREFIXES):
+        return True
+    if closed is not None:
+        return closed
+    return not state and isinstance(exc, psycopg.OperationalError)
+
+
+def connection_lost(exc: BaseException, closed: bool | None = None) -> bool:
     """Return True when `exc` says the connection it used can no longer be trusted."""
     if isinstance(exc, errors.DatabaseError):
         return exc.connection_lost
-    if isinstance(exc, psycopg.OperationalError):
-        return True
-    state = getattr(exc, "sqlstate", None) or ""
-    return state.startswith(_LOST_CONNECTION_PREFIXES)
+    return gone(exc, closed) or getattr(exc, "sqlstate", None) == _READ_ONLY
 
 
 def _masked(exc: BaseException, dsn: str) -> str:
@@ -64,8 +84,45 @@ class translate:
             return
         raise _translated(exc, self._dsn, self._schema, self._timeout) from exc
 
+    def failed_call(
+        self, exc: psycopg.Error, closed: bool, fired: _watchdog.Call | None
+    ) -> errors.PgqrsError:
+        """Return the error for a call whose statement failed: did it happen, or may it have?
 
-def _translated(exc: psycopg.Error, dsn: str, schema: str, timeout: float) -> errors.PgqrsError:
+        `closed`: the driver's state of the connection after the error; `fired`: the call, if
+        its deadline passed and the watchdog cancelled it.
+        """
+        if fired is not None and isinstance(exc, sqlstate_errors.QueryCanceled):
+            _masked(exc, self._dsn)
+            return errors.CallTimedOut(
+                f"no answer from the database within {self._timeout:g}s (connection_timeout_seconds): "
+                "the statement was cancelled on the server and did not happen",
+                sqlstate=exc.sqlstate,
+            )
+        if gone(exc, closed):
+            shut_down = fired is not None and fired.shut_down
+            message = _unknown(exc, self._dsn, self._timeout, shut_down)
+            return errors.OutcomeUnknown(message, sqlstate=exc.sqlstate)
+        return _translated(exc, self._dsn, self._schema, self._timeout, closed)
+
+
+def _unknown(exc: psycopg.Error, dsn: str, timeout: float, shut_down: bool) -> str:
+    """Return the message of an `OutcomeUnknown`, saying why the outcome is not known."""
+    text = _masked(exc, dsn)  # always: the driver's error stays reachable as __cause__
+    if shut_down:
+        cause = (
+            f"no answer from the database within {timeout:g}s (connection_timeout_seconds), and the "
+            "server did not take the cancel of the statement in time: the connection was closed"
+        )
+    else:
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        cause = f"the connection was lost during the call ({reason})"
+    return f"{cause}; the call may or may not have happened"
+
+
+def _translated(
+    exc: psycopg.Error, dsn: str, schema: str, timeout: float, closed: bool | None = None
+) -> errors.PgqrsError:
     if isinstance(exc, psycopg_pool.PoolTimeout):
         _masked(exc, dsn)
         error = errors.DatabaseError(
@@ -83,5 +140,5 @@ def _translated(exc: psycopg.Error, dsn: str, schema: str, timeout: float) -> er
     if isinstance(exc, sqlstate_errors.InsufficientPrivilege):
         return errors.PermissionDenied(_masked(exc, dsn), sqlstate=exc.sqlstate)
     database_error = errors.DatabaseError(_masked(exc, dsn), sqlstate=exc.sqlstate)
-    database_error.connection_lost = connection_lost(exc)
+    database_error.connection_lost = connection_lost(exc, closed)
     return database_error

@@ -105,8 +105,9 @@ class DatabaseError(PgqrsError):
 
     def __init__(self, message: str | None = None, sqlstate: str | None = None) -> None:
         self.sqlstate = sqlstate
-        # True when the connection used is gone (server restart, network cut): retrying on a new
-        # connection may succeed.
+        # True when the connection used is gone (server restart, network cut, backend terminated)
+        # or cannot be used any more (it reached a read-only server): retrying on a new
+        # connection may succeed. Errors the server answers with (a deadlock, a cancel) say False.
         self.connection_lost = False
         super().__init__(message)
 
@@ -115,12 +116,34 @@ class PermissionDenied(DatabaseError):
     """The database role lacks a privilege this operation needs."""
 
 
+class CallTimedOut(DatabaseError):
+    """No answer in time: the statement was cancelled on the server and did not happen."""
+
+    # Safe to retry: the server confirmed the statement was cancelled (SQLSTATE 57014) after
+    # connection_timeout_seconds, so nothing of it was committed.
+
+
+class OutcomeUnknown(DatabaseError):
+    """The connection was lost during the call: it may or may not have happened."""
+
+    # The server crashed, the backend was terminated, the network failed, or the server did not
+    # answer, nor take the cancel, within connection_timeout_seconds and a short grace. The
+    # statement may have committed before the loss: acknowledgements are safe to retry (a second
+    # one returns False); an enqueue retried may be written twice.
+
+    def __init__(self, message: str | None = None, sqlstate: str | None = None) -> None:
+        super().__init__(message, sqlstate)
+        self.connection_lost = True
+
+
 __all__ = [
+    "CallTimedOut",
     "ConfigError",
     "DatabaseError",
     "MessageNotFound",
     "MissingDsn",
     "NotFoundError",
+    "OutcomeUnknown",
     "PermissionDenied",
     "PgqrsError",
     "QueueAlreadyExists",

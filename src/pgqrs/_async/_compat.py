@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -19,6 +21,8 @@ Handle = asyncio.Task[Any]
 # Raised inside a handler that shutdown stops; threads cannot be stopped, so the sync twin's
 # is an exception nothing raises.
 Cancelled = asyncio.CancelledError
+# How often a task looks at a thread's event: waits for one are rare and short (a cancel).
+_EVENT_POLL_SECONDS = 0.005
 
 
 async def sleep(seconds: float) -> None:
@@ -45,6 +49,14 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def wait_thread_event(event: threading.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for a thread to set `event`, without blocking other tasks."""
+    deadline = time.monotonic() + seconds
+    while not event.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(_EVENT_POLL_SECONDS)
+    return event.is_set()
 
 
 def spawn(function: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str) -> Handle:

@@ -25,11 +25,13 @@ class PgqrsAdmin:
         self.pool = pool
         self.config = config
         self.schema = config.schema
-        self._database = _database.Database(pool, self.schema)
-        self.queues = tables.PgqrsQueues(pool, self.schema)
-        self.workers = tables.PgqrsWorkers(pool, self.schema)
-        self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes)
-        self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes)
+        # The config's timeout, also on a pool the caller made (whose own timeout may differ).
+        timeout = config.connection_timeout_seconds
+        self._database = _database.Database(pool, self.schema, timeout)
+        self.queues = tables.PgqrsQueues(pool, self.schema, timeout=timeout)
+        self.workers = tables.PgqrsWorkers(pool, self.schema, timeout=timeout)
+        self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes, timeout=timeout)
+        self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes, timeout=timeout)
 
     @classmethod
     async def connect(cls, config: config_module.Config) -> PgqrsAdmin:

@@ -40,7 +40,8 @@ class Consumer:
     Args:
         pool: The connection pool (``admin.pool``).
         queue_info: The queue, from ``admin.get_queue``; its schema is used.
-        config: Defaults (lock time, batch size, max_read_count); defaults when omitted.
+        config: Defaults (lock time, batch size, max_read_count, connection_timeout_seconds);
+            the library defaults and the pool's timeout when omitted.
     """
 
     def __init__(
@@ -51,9 +52,10 @@ class Consumer:
     ) -> None:
         self.pool = pool
         self.queue_info = queue_info
-        self.config = producer.settings_for(pool, queue_info, config)
-        self._database = _database.Database(pool, queue_info.schema)
-        self._workers = tables.PgqrsWorkers(pool, queue_info.schema)
+        self.config = producer.settings_for(queue_info, config)
+        timeout = producer.timeout_of(config)
+        self._database = _database.Database(pool, queue_info.schema, timeout)
+        self._workers = tables.PgqrsWorkers(pool, queue_info.schema, timeout=timeout)
         self._worker: models.WorkerInfo | None = None
         self._last_heartbeat = 0.0
         self._registering = _compat.Lock()

@@ -47,11 +47,14 @@ class _TableBase(Generic[_Record]):
         pool: AsyncConnectionPool,
         schema: str = "public",
         max_payload_bytes: int = config_module.DEFAULT_MAX_PAYLOAD_BYTES,
+        *,
+        timeout: float | None = None,
     ) -> None:
+        """`timeout`: connection_timeout_seconds for its calls; the pool's own timeout when None."""
         self.pool = pool
         self.schema = _validation.schema_name(schema)
         self.max_payload_bytes = max_payload_bytes
-        self._database = _database.Database(pool, self.schema)
+        self._database = _database.Database(pool, self.schema, timeout)
 
     def _record(self, row: tuple[Any, ...]) -> _Record:
         raise NotImplementedError

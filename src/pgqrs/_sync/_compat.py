@@ -38,6 +38,11 @@ def wait_event(event: threading.Event, timeout: float | None) -> bool:
     return event.wait(timeout)
 
 
+def wait_thread_event(event: threading.Event, seconds: float) -> bool:
+    """Block up to `seconds` for another thread to set `event`."""
+    return event.wait(max(0.0, seconds))
+
+
 def spawn(function: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
     """Run `function(*args)` concurrently (a daemon thread)."""
     thread = threading.Thread(target=function, args=args, name=name, daemon=True)

@@ -16,14 +16,25 @@ from pgqrs._sync import _compat, _database
 _FOREIGN_KEY_VIOLATION = "23503"
 
 
-def settings_for(
-    pool: ConnectionPool, queue_info: models.QueueInfo, config: config_module.Config | None
-) -> config_module.Config:
-    """Return `config`, or default settings for the queue's schema when none is given."""
+# Producer and Consumer built without a config use the library's defaults. A Config needs a DSN,
+# and theirs is never used (their pool connects); libpq's empty URI says so.
+_DEFAULTS_DSN = "postgresql://"
+
+
+def settings_for(queue_info: models.QueueInfo, config: config_module.Config | None) -> config_module.Config:
+    """Return `config`, or the library's default settings for the queue's schema when none is given.
+
+    Never rebuilt from the pool: a pool made from keyword arguments has no DSN string, and a
+    pool's own settings (its timeout) are not pgqrs settings.
+    """
     if config is None:
-        dsn = pool.conninfo if isinstance(pool.conninfo, str) else "postgresql://"
-        return config_module.Config(dsn=dsn, schema=queue_info.schema)
+        return config_module.Config(dsn=_DEFAULTS_DSN, schema=queue_info.schema)
     return config
+
+
+def timeout_of(config: config_module.Config | None) -> float | None:
+    """Return the call timeout a caller's config asks for, or None to keep the pool's own."""
+    return None if config is None else config.connection_timeout_seconds
 
 
 class Producer:
@@ -32,7 +43,8 @@ class Producer:
     Args:
         pool: The connection pool (``admin.pool``).
         queue_info: The queue, from ``admin.create_queue`` / ``admin.get_queue``; its schema is used.
-        config: Limits (max_payload_bytes, producer_rate_limit); defaults when omitted.
+        config: Limits (max_payload_bytes, producer_rate_limit, connection_timeout_seconds);
+            the library defaults and the pool's timeout when omitted.
     """
 
     def __init__(
@@ -43,8 +55,8 @@ class Producer:
     ) -> None:
         self.pool = pool
         self.queue_info = queue_info
-        self.config = settings_for(pool, queue_info, config)
-        self._database = _database.Database(pool, queue_info.schema)
+        self.config = settings_for(queue_info, config)
+        self._database = _database.Database(pool, queue_info.schema, timeout_of(config))
         rate = self.config.producer_rate_limit
         self._limiter = _rate.RateLimiter(rate) if rate else None
         self._limiter_lock = _compat.Lock()

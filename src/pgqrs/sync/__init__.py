@@ -16,10 +16,12 @@ from pgqrs._sync.consumer import Consumer
 from pgqrs._sync.producer import Producer
 from pgqrs.config import Config
 from pgqrs.errors import (
+    CallTimedOut,
     ConfigError,
     DatabaseError,
     MessageNotFound,
     NotFoundError,
+    OutcomeUnknown,
     PgqrsError,
     QueueAlreadyExists,
     QueueNotEmpty,
@@ -35,6 +37,7 @@ from pgqrs.sync import tables
 __all__ = [
     "App",
     "ArchivedMessage",
+    "CallTimedOut",
     "Config",
     "ConfigError",
     "Consumer",
@@ -42,6 +45,7 @@ __all__ = [
     "Discard",
     "MessageNotFound",
     "NotFoundError",
+    "OutcomeUnknown",
     "PgqrsAdmin",
     "PgqrsError",
     "Producer",
