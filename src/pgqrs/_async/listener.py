@@ -19,7 +19,7 @@ from pgqrs import config as config_module
 from pgqrs._async import _compat, worker
 
 logger = logging.getLogger("pgqrs.worker")
-_RECEIVE_SECONDS = 0.5  # how often the receiving loop checks whether to stop
+_RECEIVE_SECONDS = 0.1  # how often the receiving loop checks whether to stop
 _LONGEST_PAUSE = 30.0
 
 
@@ -43,7 +43,7 @@ class Listener:
         self._stopped = _compat.Event()
 
     def stop(self) -> None:
-        """Stop listening (within half a second)."""
+        """Stop listening (within a tenth of a second)."""
         self._stopped.set()
 
     async def run(self) -> None:

@@ -47,6 +47,11 @@ class Settler:
         with self._state:
             return [message.id for message, _ in (*self._pending, *self._writing)]
 
+    def waiting_ids(self) -> list[int]:
+        """Return the messages handed over whose results are not being written yet."""
+        with self._state:
+            return [message.id for message, _ in self._pending]
+
     def idle(self) -> bool:
         """Return whether nothing is waiting to be written."""
         with self._state:

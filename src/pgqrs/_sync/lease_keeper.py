@@ -52,7 +52,11 @@ class LeaseKeeper:
         if not held:
             return
         answers = self.worker.consumer.renew_leases(held, self.worker.lock_time)
-        lost = {msg_id for msg_id, kept in zip(held, answers, strict=True) if not kept} - self.lost
+        # A message whose result is being written may have been settled under the renewal: only
+        # a running one, or one whose result waits to be written, has lost its lease.
+        unsettled = set(self.worker.running_ids()) | set(self.worker.settler.waiting_ids())
+        missed = {msg_id for msg_id, kept in zip(held, answers, strict=True) if not kept}
+        lost = (missed & unsettled) - self.lost
         if lost:
             self.lost |= lost
             logger.warning(

@@ -75,9 +75,12 @@ class QueueWorker:
 
     def held_ids(self) -> list[int]:
         """Return every message this worker leased and has not settled (running or handed over)."""
+        return self.running_ids() + self.settler.held_ids()
+
+    def running_ids(self) -> list[int]:
+        """Return the messages whose handlers are running."""
         with self._state:
-            running = list(self._running)
-        return running + self.settler.held_ids()
+            return list(self._running)
 
     def busy(self) -> int:
         """Return how many handler invocations are running."""

@@ -175,11 +175,16 @@ class Environment:
 
     def _analyzed_queue(self) -> int:
         """Return the id of the queue that holds the messages analyzed before a stale backlog."""
+        return self.ensure_queue("analyzed")
+
+    def ensure_queue(self, name: str) -> int:
+        """Return the id of the queue named `name`, created when missing."""
         return self.scalar(
-            "WITH made AS (INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES ('analyzed') "
+            "WITH made AS (INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES (%(name)s) "
             "ON CONFLICT (queue_name) DO NOTHING RETURNING id) "
             "SELECT id FROM made UNION ALL "
-            "SELECT id FROM {schema}.pgqrs_queues WHERE queue_name = 'analyzed'"
+            "SELECT id FROM {schema}.pgqrs_queues WHERE queue_name = %(name)s",
+            {"name": name},
         )
 
     def fill_pgqrs_archive(self, queue_id: int, count: int) -> None:

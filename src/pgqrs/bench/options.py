@@ -20,6 +20,8 @@ TITLES = {
     "W4": "dequeue + delete x1",
     "W5": "4 processes, batch 100",
     "W7": "W3 with N pending",
+    "W8": "runtime, no-op handlers",
+    "W8s": "runtime, handlers sleep 10 ms",
 }
 # Sized for about 3-5 s per run on a 2-core machine.
 DEFAULT_MESSAGES = {"W1": 10_000, "W2": 100_000, "W3": 100_000, "W3a": 100_000, "W4": 5_000, "W5": 200_000}
@@ -50,6 +52,9 @@ class Options:
     show: Path | None = None
     setup_sql: tuple[str, ...] = ()
     bounds: bool = False
+    runtime: bool = False
+    runtime_messages: int = 20_000
+    latency_messages: int = 200
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -142,6 +147,14 @@ def parser() -> argparse.ArgumentParser:
         "connection)",
     )
     result.add_argument(
+        "--runtime",
+        action="store_true",
+        help="also measure the worker runtime: W8 (throughput of no-op handlers at concurrency 1, 16, "
+        "64, and W8s: handlers sleeping 10 ms at 64) and W6 (enqueue-to-handler latency, p50/p99)",
+    )
+    result.add_argument("--runtime-messages", type=int, default=20_000, help="W8 messages per run")
+    result.add_argument("--latency-messages", type=int, default=200, help="W6 enqueues per mode")
+    result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
     )
     result.add_argument(
@@ -195,6 +208,9 @@ def parse(argv: Sequence[str] | None) -> Options:
         peers=peers,
         setup_sql=tuple(arguments.setup_sql),
         bounds=bool(arguments.bounds),
+        runtime=bool(arguments.runtime) or smoke,
+        runtime_messages=500 if smoke else arguments.runtime_messages,
+        latency_messages=10 if smoke else arguments.latency_messages,
         interleave=arguments.interleave,
         show=arguments.show,
     )

@@ -8,6 +8,8 @@ acknowledged with `log_jobs(... "successful" ...)` (pgqueuer deletes them and wr
 
     {"command": "prepare", "workload": "W3", "count": 50000}   -> {"ok": true}
     {"command": "run", "workload": "W3", "processes": 4}       -> {"seconds": ..., "seen": ..., ...}
+    {"command": "runtime", "count": 20000, "concurrency": 16, "sleep": 0.0}
+        -> W8: pgqueuer's QueueManager drains the prepared jobs (drain mode), as pgqrs's App does
 """
 
 from __future__ import annotations
@@ -129,6 +131,35 @@ class Peer:
         return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": await self.count()}
 
 
+async def run_worker(dsn: str, schema: str, count: int, concurrency: int, sleep: float) -> dict[str, Any]:
+    """W8: a QueueManager with one entrypoint of `concurrency`, in drain mode, on its own connection."""
+    from pgqueuer import QueueManager
+    from pgqueuer.types import QueueExecutionMode
+
+    connection, queries = await connect(dsn, schema)
+    manager = QueueManager(queries)
+    seen: list[int] = []
+
+    @manager.entrypoint(ENTRYPOINT, concurrency_limit=concurrency)  # type: ignore[untyped-decorator]
+    async def handle(job: Any) -> None:
+        json.loads(job.payload or b"null")
+        seen.append(int(job.id))
+        if sleep:
+            await asyncio.sleep(sleep)
+
+    start = time.perf_counter()
+    await manager.run(
+        dequeue_timeout=timedelta(seconds=0.05),
+        batch_size=max(1, concurrency),
+        mode=QueueExecutionMode.drain,
+        max_concurrent_tasks=2 * max(1, concurrency),
+    )
+    seconds = time.perf_counter() - start
+    left = int(await connection.fetchval("SELECT count(*) FROM pgqueuer"))
+    await connection.close()
+    return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": left}
+
+
 async def serve(dsn: str, schema: str) -> None:
     peer = Peer(dsn, schema)
     await peer.open()
@@ -139,6 +170,9 @@ async def serve(dsn: str, schema: str) -> None:
             reply = await peer.prepare(request["workload"], request["count"])
         elif request["command"] == "run":
             reply = await peer.run(request["workload"], request.get("processes", 4))
+        elif request["command"] == "runtime":
+            count, concurrency, sleep = request["count"], request["concurrency"], request["sleep"]
+            reply = await run_worker(dsn, schema, count, concurrency, sleep)
         else:
             break
         print(json.dumps(reply), flush=True)

@@ -23,7 +23,11 @@ from pgqrs.bench.targets import CONSUME, Target
 
 # peer name -> (requirements, worker script in this folder, workloads it has)
 PEERS: dict[str, tuple[tuple[str, ...], str, frozenset[str]]] = {
-    "pgqueuer": (("pgqueuer", "asyncpg"), "peer_pgqueuer.py", frozenset({"W1", "W2", "W3", "W4", "W5"})),
+    "pgqueuer": (
+        ("pgqueuer", "asyncpg"),
+        "peer_pgqueuer.py",
+        frozenset({"W1", "W2", "W3", "W4", "W5", "W8"}),
+    ),
 }
 
 
@@ -105,6 +109,13 @@ class PeerTarget(Target):
             expect(f"{what}: messages left", reply["left"], 0)
         else:
             expect(f"{what}: messages stored", reply["left"], count)
+
+    def run_runtime(self, count: int, concurrency: int, sleep: float) -> float:
+        """W8: fill `count` jobs, drain them with the peer's own worker; return the seconds."""
+        self.prepare("W8", count)
+        self.reply = self._ask(command="runtime", count=count, concurrency=concurrency, sleep=sleep)
+        self.verify("W8", count)
+        return float(self.reply["seconds"])
 
     def run_parallel(self, count: int, processes: int) -> float:
         self.prepare("W5", count)

@@ -13,6 +13,8 @@ same SQL through psycopg's async connection.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -45,6 +47,11 @@ WITH moved AS (DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) RETURNING id
 INSERT INTO {schema}.raw_archive (id, payload) SELECT id, payload FROM moved
 """
 STATEMENTS = (ENQUEUE, ENQUEUE_BATCH, DEQUEUE, DELETE, ARCHIVE)
+# W6's floor: an insert that notifies in the same statement (delivered at its commit).
+ENQUEUE_NOTIFY = """
+WITH inserted AS (INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURNING id)
+SELECT id, pg_notify(%s, 'raw') FROM inserted
+"""
 
 # raw+schema: issue 2's requirements added to the raw tables, nothing else (no RETURNING of the
 # extra columns, no worker index, no dead-letter count): a floor for any implementation of it.
@@ -144,8 +151,13 @@ class RawQueue:
         return self.connection.execute(self._archive, (ids,)).rowcount
 
 
-def drain(queue: RawQueue, batch: int, archive: bool, limit: int | None, seen: list[int]) -> Iterator[None]:
-    """Dequeue and acknowledge until empty (or `limit` messages), a few batches per step."""
+def drain(
+    queue: RawQueue, batch: int, archive: bool, limit: int | None, seen: list[int], pause: float = 0.0
+) -> Iterator[None]:
+    """Dequeue and acknowledge until empty (or `limit` messages), a few batches per step.
+
+    `pause`: seconds of "work" per batch (W8s: the batch's handlers running side by side).
+    """
     acknowledge = queue.archive if archive else queue.delete
     while True:
         for _ in range(BATCHES_PER_STEP):
@@ -153,6 +165,8 @@ def drain(queue: RawQueue, batch: int, archive: bool, limit: int | None, seen: l
             rows = queue.dequeue(wanted) if wanted > 0 else []
             if not rows:
                 return
+            if pause:
+                time.sleep(pause)
             ids = [row[0] for row in rows]
             if acknowledge(ids) != len(ids):
                 raise RuntimeError("raw baseline: an acknowledgement missed a message")
@@ -187,3 +201,20 @@ def enqueue_batches(queue: RawQueue, batches: Sequence[Sequence[Any]]) -> Iterat
         for batch in batches[start : start + BATCHES_PER_STEP]:
             queue.enqueue_batch(batch)
         yield
+
+
+def listen_and_lease(
+    environment: Any, started: dict[int, float], stop: threading.Event, listening: threading.Event
+) -> None:
+    """W6's floor: LISTEN, and on each notification lease what is visible, noting when each
+    message (by its payload's id) was taken; delete it. Until `stop`."""
+    queue = RawQueue(environment.dsn, environment.schema)
+    with psycopg.connect(environment.dsn, autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier("pgqrs")))
+        listening.set()
+        while not stop.is_set():
+            for _notification in listener.notifies(timeout=0.2, stop_after=1):
+                for msg_id, payload in queue.dequeue(16):
+                    started.setdefault(payload["id"], time.perf_counter())
+                    queue.delete([msg_id])
+    queue.close()

@@ -200,3 +200,38 @@ def _commit(folder: Path) -> str | None:
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write the results document."""
     path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def runtime_document(runtime: dict[str, Any]) -> dict[str, Any]:
+    """Return the runtime measurements as JSON data."""
+    if not runtime:
+        return {}
+    throughput = [
+        {"label": label, **series.as_dict()} for (label, _target), series in runtime["throughput"].items()
+    ]
+    return {"throughput": throughput, "latency": runtime["latency"]}
+
+
+def show_runtime(runtime: dict[str, Any]) -> None:
+    """Print W8 (each target's rate and its ratio to the raw loop) and W6 (latency percentiles)."""
+    if not runtime:
+        return
+    throughput: dict[tuple[str, str], Series] = runtime["throughput"]
+    targets = list(dict.fromkeys(target for _, target in throughput))
+    header = ["workload"] + [f"{target} msg/s" for target in targets] + [f"{t}/raw" for t in targets[1:]]
+    rows = []
+    for label in dict.fromkeys(label for label, _ in throughput):
+        baseline = throughput[(label, "raw")]
+        row = [label] + [_cell(throughput[(label, target)]) for target in targets]
+        row += [_ratio_cell(ratios(throughput[(label, target)], baseline)) for target in targets[1:]]
+        rows.append(row)
+    show("W8: the worker runtime draining no-op (or 10 ms) handlers", header, rows)
+    latency = runtime["latency"]
+    show(
+        "W6: enqueue call to handler start (ms)",
+        ["mode", "samples", "p50", "p99", "max"],
+        [
+            [mode, str(int(f["samples"])), str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"])]
+            for mode, f in latency.items()
+        ],
+    )

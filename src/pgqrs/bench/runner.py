@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pgqrs import _dsn
-from pgqrs.bench import memory, peers, report, timing
+from pgqrs.bench import memory, peers, report, runtime_bench, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
@@ -165,6 +165,16 @@ def _targets(dsn: str, options: Options) -> list[Target]:
     return targets
 
 
+def _measure_runtime(targets: Sequence[Target], options: Options) -> dict[str, Any]:
+    """W8 (with the peers that have a worker) and W6; see runtime_bench."""
+    dsn = targets[0].environment.dsn
+    peer_targets = [
+        target for target in targets if isinstance(target, peers.PeerTarget) and target.takes("W8")
+    ]
+    throughput = runtime_bench.measure_throughput(dsn, options, peer_targets)
+    return {"throughput": throughput, "latency": runtime_bench.measure_latency(dsn, options)}
+
+
 def _show_saved(options: Options, path: Path) -> int:
     document = json.loads(path.read_text(encoding="utf-8"))
     results, scale = report.series_from(document)
@@ -185,10 +195,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     scale: dict[tuple[int, str], Series] = {}
     rss: dict[str, Any] = {}
     machine = report.machine(targets[0].environment.connection)
+    runtime: dict[str, Any] = {}
     try:
         measure_workloads(targets, options, results)
         if options.scale_sizes:
             measure_scale(targets, options, scale)
+        if options.runtime:
+            runtime = _measure_runtime(targets, options)
         if options.memory_sizes:
             probe = functools.partial(
                 memory.measure, targets[0].environment, options.memory_sizes, options.send_command
@@ -204,10 +217,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         complete = {key: series for key, series in results.items() if series.seconds}
         finished = {key: series for key, series in scale.items() if series.seconds}
         _show(options, complete, finished, rss, names)
+        report.show_runtime(runtime)
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
             }
             document = _document(options, machine, complete, finished, rss, versions)
+            document["runtime"] = report.runtime_document(runtime)
             report.write_json(options.json_path, document)
     return 0

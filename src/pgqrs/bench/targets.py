@@ -16,7 +16,7 @@ from pgqrs.bench import library, parallel, raw, raw_async
 from pgqrs.bench.environment import Environment, expect
 from pgqrs.bench.payloads import BATCH_SIZE, chunks, payloads
 
-CONSUME = frozenset({"W3", "W3a", "W4", "W5", "W7"})
+CONSUME = frozenset({"W3", "W3a", "W4", "W5", "W7", "W8"})
 
 
 class Target:
