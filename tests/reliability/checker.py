@@ -8,12 +8,19 @@ the test merges the files into a `Checker`, adds the final database state, and a
 - every enqueued id acknowledged exactly once (none lost, no double acknowledgement);
 - no unexpected id (one nobody enqueued);
 - no two leases on one message overlap;
-- every acknowledgement that returned True came from the lease holder.
+- every acknowledgement that returned True came from the lease holder;
+- no two invocations of a handler on one message ran at the same time (worker-runtime scenarios).
 
 Lease times are database times (``dequeued_at`` and ``vt`` as dequeue returns them), so client
 clocks (skewed on purpose in one scenario) never enter the judgement. An acknowledgement whose
 call failed (result unknown: it may have committed before the connection died) is settled by the
 final state: an archived or vanished message was acknowledged.
+
+Worker-runtime scenarios (`pgqrs.App`) record handler invocations instead of acknowledgements:
+the runtime acknowledges on its own, so `Checker.add_runtime_acks` reads them back from the
+archive, where each row names the worker that archived it and the delivery (read_ct) it
+archived. Invocation times are client wall-clock times of processes on one machine; an
+invocation that never finished ends when its process died (`Recorder.exited`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import itertools
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +106,36 @@ class Recorder:
         """Record an extend_visibility call by a consumer."""
         self._write({"e": "ext", "id": message_id, "c": consumer, "rc": read_ct, "s": seconds, "ok": result})
 
+    def handler_started(self, process: str, message: Any) -> None:
+        """Record a worker-runtime handler invocation starting (and the lease it runs under)."""
+        self._write(
+            {
+                "e": "lease",
+                "id": message.id,
+                "c": process,
+                "w": message.worker_id,
+                "start": micros(message.dequeued_at),
+                "end": micros(message.vt),
+                "rc": message.read_ct,
+                "key": payload_key(message.payload),
+            }
+        )
+        self._write({"e": "run", "id": message.id, "p": process, "rc": message.read_ct, "t": time.time()})
+
+    def handler_finished(self, process: str, message: Any, how: str) -> None:
+        """Record a handler invocation ending: "returned", "raised" or "cancelled"."""
+        self._write(
+            {"e": "done", "id": message.id, "p": process, "rc": message.read_ct, "how": how, "t": time.time()}
+        )
+
+    def given_back(self, process: str, message: Any) -> None:
+        """Record that the runtime gives a message back untried (read_ct restored)."""
+        self._write({"e": "back", "id": message.id, "c": process, "rc": message.read_ct})
+
+    def exited(self, process: str, at: float | None = None) -> None:
+        """Record that `process` ended (or was killed) at `at`: its unfinished invocations end then."""
+        self._write({"e": "exit", "p": process, "t": time.time() if at is None else at})
+
     def note(self, **fields: Any) -> None:
         """Record anything else (errors, timings) for the test to read back."""
         self._write({"e": "note", "p": self.process, **fields})
@@ -127,6 +165,18 @@ class Lease:
     read_ct: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """One handler invocation on one message (worker-runtime scenarios); `end` None: never ended."""
+
+    message_id: int
+    process: str
+    read_ct: int
+    start: float
+    end: float | None
+    how: str | None
+
+
 @dataclasses.dataclass
 class FinalState:
     """What the database holds for the queue after the run."""
@@ -134,6 +184,8 @@ class FinalState:
     remaining: dict[int, str | None]  # id -> key, still in pgqrs_messages
     archived: dict[int, list[str | None]]  # original id -> dead_letter_reason per archive row
     archived_keys: dict[int, str | None]
+    # original id -> (worker_id, read_ct) per archive row: who archived which delivery
+    archived_by: dict[int, list[tuple[int | None, int]]] = dataclasses.field(default_factory=dict)
 
 
 def final_state(dsn: str, schema: str, queue_id: int) -> FinalState:
@@ -147,17 +199,19 @@ def final_state(dsn: str, schema: str, queue_id: int) -> FinalState:
         ).fetchall()
         archive = connection.execute(
             psycopg.sql.SQL(
-                "SELECT original_msg_id, dead_letter_reason, payload->>'key' FROM {}.pgqrs_archive "
-                "WHERE queue_id = %s"
+                "SELECT original_msg_id, dead_letter_reason, payload->>'key', worker_id, read_ct "
+                "FROM {}.pgqrs_archive WHERE queue_id = %s"
             ).format(psycopg.sql.Identifier(schema)),
             (queue_id,),
         ).fetchall()
     archived: dict[int, list[str | None]] = collections.defaultdict(list)
+    archived_by: dict[int, list[tuple[int | None, int]]] = collections.defaultdict(list)
     keys: dict[int, str | None] = {}
-    for original_id, reason, key in archive:
+    for original_id, reason, key, worker_id, read_ct in archive:
         archived[original_id].append(reason)
+        archived_by[original_id].append((worker_id, read_ct))
         keys[original_id] = key
-    return FinalState(dict(remaining), dict(archived), keys)
+    return FinalState(dict(remaining), dict(archived), keys, dict(archived_by))
 
 
 @dataclasses.dataclass
@@ -178,6 +232,8 @@ class Verdict:
     failed_calls: int = 0
     settled_by_final_state: int = 0
     ambiguous_enqueues_written: int = 0
+    handler_runs: int = 0
+    overlapping_runs: int = 0
     examples: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -188,6 +244,7 @@ class Verdict:
             or self.double_acks
             or self.overlapping_leases
             or self.acks_from_non_holders
+            or self.overlapping_runs
         )
 
     def figures(self) -> dict[str, int]:
@@ -215,6 +272,11 @@ class Checker:
         self.extensions: dict[tuple[int, str, int], float] = collections.defaultdict(float)
         self.keys_seen: dict[int, str | None] = {}
         self.notes: list[dict[str, Any]] = []
+        self.consumer_of_worker: dict[int, str] = {}
+        self.given_back: set[tuple[int, str, int]] = set()
+        self._runs: dict[tuple[int, str, int], list[float]] = collections.defaultdict(list)
+        self._done: dict[tuple[int, str, int], list[tuple[float, str]]] = collections.defaultdict(list)
+        self.exits: dict[str, float] = {}
         self.add(events)
 
     @classmethod
@@ -236,6 +298,16 @@ class Checker:
                 Lease(event["id"], event["c"], event["start"], event["end"], event["rc"])
             )
             self.keys_seen[event["id"]] = event.get("key")
+            if event.get("w") is not None:
+                self.consumer_of_worker[event["w"]] = event["c"]
+        elif kind == "run":
+            self._runs[(event["id"], event["p"], event["rc"])].append(event["t"])
+        elif kind == "done":
+            self._done[(event["id"], event["p"], event["rc"])].append((event["t"], event["how"]))
+        elif kind == "back":
+            self.given_back.add((event["id"], event["c"], event["rc"]))
+        elif kind == "exit":
+            self.exits[event["p"]] = min(event["t"], self.exits.get(event["p"], float("inf")))
         elif kind == "ack":
             self.acks[event["id"]].append(event)
         elif kind == "ext":
@@ -244,12 +316,61 @@ class Checker:
         elif kind == "note":
             self.notes.append(event)
 
+    def invocations(self) -> dict[int, list[Invocation]]:
+        """Return every handler invocation by message id, in start order.
+
+        An invocation's end is its "done" event, else the end of its process (killed, or exited
+        with the handler still running), else None: it was still running when the run ended.
+        """
+        result: dict[int, list[Invocation]] = collections.defaultdict(list)
+        for (message_id, process, read_ct), starts in self._runs.items():
+            ends = sorted(self._done.get((message_id, process, read_ct), []))
+            for index, start in enumerate(sorted(starts)):
+                if index < len(ends):
+                    end, how = ends[index]
+                    result[message_id].append(Invocation(message_id, process, read_ct, start, end, how))
+                else:
+                    died = self.exits.get(process)
+                    how = None if died is None else "died"
+                    result[message_id].append(Invocation(message_id, process, read_ct, start, died, how))
+        for runs in result.values():
+            runs.sort(key=lambda run: run.start)
+        return dict(result)
+
+    def add_runtime_acks(self, final: FinalState) -> int:
+        """Add the acknowledgements the worker runtime made, read back from the archive.
+
+        Each archive row that is not a dead letter becomes a successful archive by the process
+        whose worker archived it, for the delivery (read_ct) it archived; the verdict then checks
+        it was the holder of the latest lease. Returns how many were added.
+        """
+        added = 0
+        for message_id, rows in final.archived_by.items():
+            reasons = final.archived.get(message_id, [])
+            for (worker_id, read_ct), reason in zip(rows, reasons, strict=True):
+                if reason is not None:
+                    continue
+                consumer = self.consumer_of_worker.get(worker_id, f"worker {worker_id}") if worker_id else "?"
+                self._add(
+                    {
+                        "e": "ack",
+                        "id": message_id,
+                        "c": consumer,
+                        "kind": "archive",
+                        "rc": read_ct,
+                        "ok": True,
+                    }
+                )
+                added += 1
+        return added
+
     def verdict(self, final: FinalState | None = None) -> Verdict:
         """Judge the run; with `final`, settle unknown acknowledgements and audit the tables."""
         verdict = Verdict()
         expected = self._expected(final, verdict)
         verdict.enqueued = len(expected)
         self._judge_leases(verdict)
+        self._judge_runs(verdict)
         self._judge_acks(expected, final, verdict)
         for message_id in sorted(set(self.leases) | set(self.acks) | self._final_ids(final)):
             if message_id not in expected:
@@ -280,6 +401,10 @@ class Checker:
             verdict.redeliveries += len(leases) - 1
             ordered = sorted(leases, key=lambda lease: (lease.start, lease.read_ct))
             for previous, current in itertools.pairwise(ordered):
+                if (message_id, previous.consumer, previous.read_ct) in self.given_back:
+                    # Given back untried: the lease ended then (a time nobody recorded) and
+                    # read_ct went back down; the invocations show whether two runs overlapped.
+                    continue
                 end = previous.end + int(
                     self.extensions.get((message_id, previous.consumer, previous.read_ct), 0) * 1_000_000
                 )
@@ -288,6 +413,16 @@ class Checker:
                     verdict.problem(
                         f"message {message_id}: lease {current} starts before {previous} ends ({end})"
                     )
+
+    def _judge_runs(self, verdict: Verdict) -> None:
+        for message_id, runs in self.invocations().items():
+            verdict.handler_runs += len(runs)
+            for index, later in enumerate(runs):
+                for earlier in runs[:index]:
+                    if earlier.end is None or later.start < earlier.end:
+                        verdict.overlapping_runs += 1
+                        verdict.problem(f"message {message_id}: handler run {later} overlaps {earlier}")
+                        break
 
     def _judge_acks(self, expected: set[int], final: FinalState | None, verdict: Verdict) -> None:
         for message_id in sorted(expected):
@@ -311,7 +446,8 @@ class Checker:
 
     def _judge_holder(self, message_id: int, ack: dict[str, Any], verdict: Verdict) -> None:
         leases = self.leases.get(message_id, [])
-        holder = max(leases, key=lambda lease: lease.read_ct, default=None)
+        # The latest lease: a message given back untried is leased again with the same read_ct.
+        holder = max(leases, key=lambda lease: (lease.read_ct, lease.start), default=None)
         if holder is None or (holder.consumer, holder.read_ct) != (ack["c"], ack["rc"]):
             verdict.acks_from_non_holders += 1
             verdict.problem(f"message {message_id}: {ack} returned True but the holder was {holder}")

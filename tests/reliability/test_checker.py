@@ -120,3 +120,70 @@ def test_recorder_round_trip_survives_a_torn_line(tmp_path: Any) -> None:
     with path.open("a") as file:
         file.write('{"e": "ack", "id"')  # a writer killed mid-line
     assert list(checker.read_events([path])) == [{"e": "enq?", "key": "k"}]
+
+
+def run(message_id: int, process: str, read_ct: int, start: float, end: float | None) -> list[dict[str, Any]]:
+    """A worker-runtime handler invocation: its lease, its start and (unless None) its end."""
+    events = [
+        {**lease(message_id, process, int(start * 1e6), int(start * 1e6) + 5_000_000, read_ct), "w": 10},
+        {"e": "run", "id": message_id, "p": process, "rc": read_ct, "t": start},
+    ]
+    if end is not None:
+        events.append(
+            {"e": "done", "id": message_id, "p": process, "rc": read_ct, "how": "returned", "t": end}
+        )
+    return events
+
+
+def archived_by(message_id: int, worker_id: int, read_ct: int) -> checker.FinalState:
+    return checker.FinalState(
+        remaining={},
+        archived={message_id: [None]},
+        archived_keys={message_id: None},
+        archived_by={message_id: [(worker_id, read_ct)]},
+    )
+
+
+def test_overlapping_handler_runs_are_caught() -> None:
+    one_after_the_other = [enq(1), *run(1, "a", 1, 0.0, 1.0), *run(1, "b", 2, 6.0, 7.0)]
+    assert checker.Checker(one_after_the_other).verdict().overlapping_runs == 0
+    at_once = [enq(1), *run(1, "a", 1, 0.0, 7.0), *run(1, "b", 2, 6.0, 6.5)]
+    verdict = checker.Checker(at_once).verdict()
+    assert (verdict.overlapping_runs, verdict.handler_runs, verdict.ok) == (1, 2, False)
+    never_ended = [enq(1), *run(1, "a", 1, 0.0, None), *run(1, "b", 2, 6.0, 6.5)]
+    assert checker.Checker(never_ended).verdict().overlapping_runs == 1
+
+
+def test_a_run_cut_short_ends_when_its_process_died() -> None:
+    events = [enq(1), *run(1, "a", 1, 0.0, None), *run(1, "b", 2, 6.0, 6.5)]
+    died_first = [*events, {"e": "exit", "p": "a", "t": 2.0}]
+    invocation = checker.Checker(died_first).invocations()[1][0]
+    assert (invocation.end, invocation.how) == (2.0, "died")
+    assert checker.Checker(died_first).verdict().overlapping_runs == 0
+    died_too_late = [*events, {"e": "exit", "p": "a", "t": 6.1}]
+    assert checker.Checker(died_too_late).verdict().overlapping_runs == 1
+
+
+def test_runtime_acks_are_read_from_the_archive_and_checked_against_the_holder() -> None:
+    events = [enq(1), *run(1, "a", 1, 0.0, 1.0)]
+    by_holder = checker.Checker(events)
+    assert by_holder.add_runtime_acks(archived_by(1, 10, 1)) == 1
+    verdict = by_holder.verdict(archived_by(1, 10, 1))
+    assert verdict.ok and verdict.acknowledged == 1 and verdict.settled_by_final_state == 0
+    by_another = checker.Checker(events)
+    by_another.add_runtime_acks(archived_by(1, 11, 1))
+    assert by_another.verdict(archived_by(1, 11, 1)).acks_from_non_holders == 1
+    stale_delivery = checker.Checker(events)
+    stale_delivery.add_runtime_acks(archived_by(1, 10, 0))
+    assert stale_delivery.verdict(archived_by(1, 10, 0)).acks_from_non_holders == 1
+
+
+def test_a_message_given_back_untried_may_be_leased_again_with_the_same_read_ct() -> None:
+    given_back = [enq(1), *run(1, "a", 1, 0.0, 0.5), *run(1, "b", 1, 1.0, 1.5)]
+    assert checker.Checker(given_back).verdict().overlapping_leases == 1  # unless recorded
+    recorded = [*given_back, {"e": "back", "id": 1, "c": "a", "rc": 1}]
+    events = checker.Checker(recorded)
+    events.add_runtime_acks(archived_by(1, 10, 1))
+    verdict = events.verdict(archived_by(1, 10, 1))
+    assert verdict.ok, str(verdict)
+    assert verdict.overlapping_leases == 0
