@@ -21,10 +21,13 @@ from psycopg import conninfo
 
 from pgqrs import config as config_module
 from tests import support
-from tests.reliability import checker
+from tests.reliability import app_worker, checker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCALE_VARIABLE = "PGQRS_RELIABILITY_SCALE"
+# PGQRS_* variables a worker process inherits; the others (PGQRS_DSN, PGQRS_POLL_INTERVAL...)
+# would change its config behind the test's back.
+KEPT = {SCALE_VARIABLE, "PGQRS_TEST_DSN", "PGQRS_TEST_DIRECT_DSN"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +44,13 @@ class Scale:
     skew_messages: int
     hypothesis_examples: int
     install_rounds: int
+    runtime_messages: int  # worker-runtime scenarios: messages per run
+    runtime_rounds: int  # worker-runtime scenarios: repeated faults (listener kills, slow handlers)
 
 
 SCALES = {
-    "ci": Scale("ci", 4_000, 8, 800, 3_000, 600, 3_000, 600, 60, 2),
-    "full": Scale("full", 50_000, 8, 10_000, 20_000, 3_000, 20_000, 3_000, 500, 10),
+    "ci": Scale("ci", 4_000, 8, 800, 3_000, 600, 3_000, 600, 60, 2, 300, 3),
+    "full": Scale("full", 50_000, 8, 10_000, 20_000, 3_000, 20_000, 3_000, 500, 10, 3_000, 10),
 }
 
 
@@ -199,9 +204,40 @@ class Workers:
             "ready_file": str(self.directory / f"{name}.ready"),
             **spec,
         }
-        environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         command = [*(prefix or []), sys.executable, "-m", "tests.reliability.worker", json.dumps(full_spec)]
-        log = (self.directory / f"{name}.log").open("wb")
+        return self._launch(name, command, {})
+
+    def start_app(
+        self, name: str, queue: str, runtime: str = "async", config: dict[str, Any] | None = None, **spec: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start a worker-runtime process (tests/reliability/app_worker.py) working `queue`.
+
+        `config` holds Config settings (given through PGQRS_* variables, as to `pgqrs worker
+        run`); `spec` the handler's behaviour. Its connections carry the application name
+        `application_name(name)`.
+        """
+        events = self.directory / f"{name}.jsonl"
+        self.events.append(events)
+        full_spec = {"name": name, "queue": queue, "runtime": runtime, "events": str(events), **spec}
+        dsn = conninfo.make_conninfo(self.dsn, application_name=self.application_name(name))
+        settings = dict(config or {})
+        if settings.get("listen_dsn"):
+            settings["listen_dsn"] = conninfo.make_conninfo(
+                settings["listen_dsn"], application_name=self.application_name(name)
+            )
+        variables = app_worker.environment(full_spec, dsn, self.schema, settings)
+        return self._launch(name, app_worker.command(full_spec), variables)
+
+    def application_name(self, name: str) -> str:
+        """Return the application name of worker `name`'s connections (to find them on the server)."""
+        return f"{self.schema}/{name}"[:63]
+
+    def _launch(self, name: str, command: list[str], variables: dict[str, str]) -> subprocess.Popen[bytes]:
+        environment = {
+            key: value for key, value in os.environ.items() if not key.startswith("PGQRS_") or key in KEPT
+        }
+        environment.update(variables, PYTHONPATH=str(REPO_ROOT))
+        log = (self.directory / f"{name}.log").open("ab")
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=log)
         log.close()
         self.processes[name] = process
@@ -341,3 +377,49 @@ def prefill(producer: Any, recorder: checker.Recorder, count: int, prefix: str, 
     for first in range(0, count, chunk):
         keys = range(first, min(count, first + chunk))
         recorder.enqueued(producer.batch_enqueue([{"key": f"{prefix}-{key}"} for key in keys]))
+
+
+# Worker-runtime processes (app_worker.py) -------------------------------------------------
+
+
+def registered_worker(workers: Workers, name: str, queue_id: int, timeout: float = 60) -> int:
+    """Wait until worker process `name` has registered its consumer; return its worker id."""
+    process = workers.processes[name]
+    found: list[int] = []
+
+    def registered() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"worker {name} exited early with {process.returncode}: {workers.log(name)}")
+        with support.connect(workers.dsn) as connection:
+            row = connection.execute(
+                f'SELECT id FROM "{workers.schema}".pgqrs_workers '
+                "WHERE pid = %s AND queue_id = %s AND status = 'running'",
+                (process.pid, queue_id),
+            ).fetchone()
+        found.extend([int(row[0])] if row else [])
+        return bool(found)
+
+    wait_until(registered, timeout, f"worker {name} to register", 0.1)
+    return found[0]
+
+
+def stop_apps(workers: Workers, names: list[str], timeout: float = 60) -> dict[str, int]:
+    """SIGTERM these runtime processes (a graceful stop) and wait; return their exit codes."""
+    for name in names:
+        if workers.processes[name].poll() is None:
+            workers.signal(name, signal.SIGTERM)
+    return {name: workers.wait(name, timeout) for name in names}
+
+
+def runtime_verdict(workers: Workers, schema: str, queue_id: int) -> tuple[checker.Checker, checker.Verdict]:
+    """Merge the events, add the runtime's acknowledgements from the archive, and judge."""
+    events = workers.checker()
+    final = checker.final_state(workers.dsn, schema, queue_id)
+    events.add_runtime_acks(final)
+    return events, events.verdict(final)
+
+
+def running_invocations(workers: Workers, name: str) -> list[checker.Invocation]:
+    """Return the handler invocations of process `name` that started and have not ended."""
+    runs = workers.checker().invocations().values()
+    return [run for message_runs in runs for run in message_runs if run.process == name and run.end is None]
