@@ -171,18 +171,18 @@ class QueueWorker:
         self._slot_freed.set()
 
     def abandon_running(self) -> int:
-        """Give back every running message untried (shutdown); return how many.
+        """Give up the handlers still running at shutdown; return how many.
 
-        The handlers may still be running (a thread cannot be stopped): what they return later is
-        ignored, since their messages are no longer held.
+        They could not be stopped (a thread cannot be; a task may ignore its cancellation), so
+        their messages are not given back: another worker would run them while these still
+        run. Their leases are no longer renewed and end at most one lock_time later, when the
+        messages are delivered again; what the handlers return meanwhile is ignored.
         """
         with self._state:
             running = list(self._running.values())
             self._running.clear()
             for entry in running:
                 entry.abandoned = True
-        for entry in running:
-            self.settler.add(entry.message, runtime.Outcome("release"))
         return len(running)
 
     def close(self) -> None:

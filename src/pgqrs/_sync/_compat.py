@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -76,20 +77,52 @@ def cancel(handle: Handle) -> None:
 
 
 class HandlerPool:
-    """Runs handler invocations on `size` threads."""
+    """Runs handler invocations on `size` daemon threads.
+
+    Daemon threads, unlike a ThreadPoolExecutor's: a handler the runtime gave up on at shutdown
+    (it cannot be stopped) must not keep the process alive once `run` has returned, or a
+    stopped worker would go on running it while its lease ends and another worker takes it.
+    """
 
     def __init__(self, size: int, name: str) -> None:
         self.size = size
         self.name = name
-        self._executor = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix=name)
+        self._work: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}_{index}", daemon=True) for index in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, function: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Start `function(*args)` on a pool thread; return its future."""
-        return self._executor.submit(function, *args)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._work.put((future, function, args))
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._work.get()) is not None:
+            future, function, args = job
+            if self._closed:
+                future.cancel()  # submitted but not started before close: never started
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = function(*args)
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)
+            else:
+                future.set_result(result)
 
     def close(self) -> None:
         """Let the pool's threads end when their handlers return (an abandoned one may not)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
+        for _ in self._threads:
+            self._work.put(None)
+
+
+_Job = tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]]
 
 
 class Signal:

@@ -89,7 +89,9 @@ class App:
         """Stop a running `run`, from any task, thread or signal handler.
 
         Graceful: fetch nothing more and let running handlers finish (up to run's
-        shutdown_timeout), then give back what still runs. `immediate`: give back at once.
+        shutdown_timeout), then stop what still runs. `immediate`: stop them at once. A stopped
+        handler's message is given back untried; one that cannot be stopped (a thread, in
+        pgqrs.sync.App) keeps its message until the lease ends (at most lock_time).
         """
         if immediate:
             self._hurry.set()
@@ -239,7 +241,8 @@ class App:
 
     def _drain(self, workers: list[worker.QueueWorker], timeout: float) -> None:
         """Let running handlers finish within `timeout` (none after an immediate stop); then
-        stop (async) or abandon (sync) the rest, and give their messages back untried."""
+        cancel the rest (their messages are given back untried) and give up those still running
+        (threads cannot be cancelled): their messages come back when their leases end."""
         deadline = time.monotonic() + timeout
         while not self._hurry.is_set():
             handles = [handle for w in workers for handle in w.running_handles()]
@@ -250,13 +253,16 @@ class App:
         late = [handle for w in workers for handle in w.running_handles()]
         for handle in late:
             _compat.cancel(handle)
-        if late and not self._hurry.is_set():
-            _compat.join(late, 1.0)
+        if late:
+            # A cancelled task gives its message back as it ends: at once, unless it ignores it.
+            _compat.join(late, 0.1 if self._hurry.is_set() else 1.0)
         for queue_worker in workers:
-            given_back = queue_worker.abandon_running()
-            if given_back:
+            given_up = queue_worker.abandon_running()
+            if given_up:
                 logger.warning(
-                    "queue %s: %d handler(s) still running at shutdown; their messages are given back",
+                    "queue %s: %d handler(s) still running at shutdown; their messages come back when "
+                    "their leases end (within %gs)",
                     queue_worker.handler.queue,
-                    given_back,
+                    given_up,
+                    queue_worker.lock_time,
                 )
