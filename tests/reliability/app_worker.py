@@ -137,21 +137,25 @@ def __getattr__(name: str) -> Any:
 class Stopper:
     """SIGTERM/SIGINT: the first stops gracefully, the next ones at once (as a CLI does)."""
 
-    def __init__(self, app: pgqrs.App | sync.App) -> None:
+    def __init__(self, app: pgqrs.App | sync.App, recorder: checker.Recorder) -> None:
         self.app = app
+        self.recorder = recorder
         self.signals = 0
 
     def __call__(self, *_: Any) -> None:
         self.signals += 1
         immediate = self.signals > 1
+        self.recorder.note(signal=self.signals, immediate=immediate)
         # Not in the signal handler itself: a blocking runtime's stop takes a lock the
         # interrupted thread may hold. A thread of its own takes it safely.
         threading.Thread(target=self.app.stop, kwargs={"immediate": immediate}, daemon=True).start()
 
 
-async def _run_async(app: pgqrs.App, config: pgqrs.Config, shutdown_timeout: float) -> pgqrs.RunStats:
+async def _run_async(
+    app: pgqrs.App, config: pgqrs.Config, shutdown_timeout: float, recorder: checker.Recorder
+) -> pgqrs.RunStats:
     loop = asyncio.get_running_loop()
-    stopper = Stopper(app)
+    stopper = Stopper(app, recorder)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopper)
     return await app.run(config, shutdown_timeout=shutdown_timeout)
@@ -165,12 +169,12 @@ def main() -> None:
     shutdown_timeout = float(spec.get("shutdown_timeout", 30.0))
     recorder = checker.Recorder(spec["events"], spec["name"])
     if isinstance(app, sync.App):
-        stopper = Stopper(app)
+        stopper = Stopper(app, recorder)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, stopper)
         stats = app.run(config, shutdown_timeout=shutdown_timeout)
     else:
-        stats = asyncio.run(_run_async(app, config, shutdown_timeout))
+        stats = asyncio.run(_run_async(app, config, shutdown_timeout, recorder))
     recorder.note(stats=stats.as_dict())
     recorder.exited(spec["name"])
     logging.info("stopped: %s", json.dumps(stats.as_dict()))
