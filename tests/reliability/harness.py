@@ -208,18 +208,24 @@ class Workers:
         return self._launch(name, command, {})
 
     def start_app(
-        self, name: str, queue: str, runtime: str = "async", config: dict[str, Any] | None = None, **spec: Any
+        self,
+        name: str,
+        queue: str,
+        runtime: str = "async",
+        config: dict[str, Any] | None = None,
+        dsn: str | None = None,
+        **spec: Any,
     ) -> subprocess.Popen[bytes]:
         """Start a worker-runtime process (tests/reliability/app_worker.py) working `queue`.
 
         `config` holds Config settings (given through PGQRS_* variables, as to `pgqrs worker
-        run`); `spec` the handler's behaviour. Its connections carry the application name
-        `application_name(name)`.
+        run`); `spec` the handler's behaviour; `dsn` replaces the test's DSN. Its connections
+        carry the application name `application_name(name)`.
         """
         events = self.directory / f"{name}.jsonl"
         self.events.append(events)
         full_spec = {"name": name, "queue": queue, "runtime": runtime, "events": str(events), **spec}
-        dsn = conninfo.make_conninfo(self.dsn, application_name=self.application_name(name))
+        dsn = conninfo.make_conninfo(dsn or self.dsn, application_name=self.application_name(name))
         settings = dict(config or {})
         if settings.get("listen_dsn"):
             settings["listen_dsn"] = conninfo.make_conninfo(
