@@ -22,6 +22,7 @@ process and never run again; a message whose handler was given up is never archi
 from __future__ import annotations
 
 import signal
+import time
 from typing import Any
 
 import pytest
@@ -73,6 +74,7 @@ def test_sigterm_during_work_finishes_or_gives_back_never_both(
         "the first 4 messages to be running",
         0.01,
     )
+    signalled = time.monotonic()
     for number in range(1, signals + 1):
         workers.signal("stopped", signal.SIGTERM)
         # Signals sent together may arrive as one: send the next once this one was taken.
@@ -95,6 +97,7 @@ def test_sigterm_during_work_finishes_or_gives_back_never_both(
             seed=index,
         )
     exit_code = workers.wait("stopped", SHUTDOWN_TIMEOUT + 30)
+    exited_after = time.monotonic() - signalled
     harness.wait_until(
         lambda: harness.count_messages(workers.dsn, schema, queue.id) == 0, 120, "the queue to empty", 0.2
     )
@@ -120,6 +123,7 @@ def test_sigterm_during_work_finishes_or_gives_back_never_both(
         faults=f"{signals} SIGTERM with 4 handlers running (3 of 2 s, 1 stuck), shutdown timeout 8 s",
         finished_in_grace_period=len(finished),
         given_up=len(given_up),
+        exited_after_signal_seconds=round(exited_after, 1),
         stopped_process_stats={key: stats[key] for key in ("handled", "succeeded", "released")},
         **verdict.figures(),
     )
