@@ -18,6 +18,7 @@ scenarios switch to `pgqrs worker run` (the handler module is then given to it a
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -127,10 +128,15 @@ def build_app(spec: dict[str, Any]) -> pgqrs.App | sync.App:
     return app
 
 
+@functools.cache
+def _app_from_environment() -> pgqrs.App | sync.App:
+    return build_app(json.loads(os.environ[SPEC_VARIABLE]))
+
+
 def __getattr__(name: str) -> Any:
     """`app`: the app described by PGQRS_FAULT_SPEC (what `pgqrs worker run` would import)."""
     if name == "app":
-        return build_app(json.loads(os.environ[SPEC_VARIABLE]))
+        return _app_from_environment()
     raise AttributeError(name)
 
 
@@ -164,7 +170,7 @@ async def _run_async(
 def main() -> None:
     spec = json.loads(os.environ[SPEC_VARIABLE])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(spec)
+    app = _app_from_environment()
     config = pgqrs.Config.load()
     shutdown_timeout = float(spec.get("shutdown_timeout", 30.0))
     recorder = checker.Recorder(spec["events"], spec["name"])
