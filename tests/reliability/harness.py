@@ -25,9 +25,10 @@ from tests.reliability import app_worker, checker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCALE_VARIABLE = "PGQRS_RELIABILITY_SCALE"
-# PGQRS_* variables a worker process inherits; the others (PGQRS_DSN, PGQRS_POLL_INTERVAL...)
-# would change its config behind the test's back.
-KEPT = {SCALE_VARIABLE, "PGQRS_TEST_DSN", "PGQRS_TEST_DIRECT_DSN"}
+# The PGQRS_* variables a worker process inherits: the test suite's own. The others
+# (PGQRS_DSN, PGQRS_POLL_INTERVAL, PGQRS_CONFIG_FILE...) would change its config behind the
+# test's back.
+KEPT_PREFIXES = ("PGQRS_TEST_", "PGQRS_RELIABILITY_")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +241,9 @@ class Workers:
 
     def _launch(self, name: str, command: list[str], variables: dict[str, str]) -> subprocess.Popen[bytes]:
         environment = {
-            key: value for key, value in os.environ.items() if not key.startswith("PGQRS_") or key in KEPT
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("PGQRS_") or key.startswith(KEPT_PREFIXES)
         }
         environment.update(variables, PYTHONPATH=str(REPO_ROOT))
         log = (self.directory / f"{name}.log").open("ab")
