@@ -188,6 +188,7 @@ class Workers:
         self.stop_file = directory / "stop"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.events: list[Path] = []
+        self.recorders: list[checker.Recorder] = []
 
     def start(
         self, role: str, name: str, prefix: list[str] | None = None, **spec: Any
@@ -256,7 +257,9 @@ class Workers:
         """Return a recorder for events of the test process itself, merged with the workers'."""
         path = self.directory / f"{name}.jsonl"
         self.events.append(path)
-        return checker.Recorder(path, name)
+        recorder = checker.Recorder(path, name)
+        self.recorders.append(recorder)
+        return recorder
 
     def wait_ready(self, *names: str, timeout: float = 60) -> None:
         for name in names or tuple(self.processes):
@@ -296,6 +299,8 @@ class Workers:
         self.processes[name].send_signal(signum)
 
     def kill_all(self) -> None:
+        for recorder in self.recorders:
+            recorder.close()  # a test that failed midway left it open
         for process in self.processes.values():
             if process.poll() is None:
                 try:
