@@ -46,12 +46,13 @@ class Scale:
     hypothesis_examples: int
     install_rounds: int
     runtime_messages: int  # worker-runtime scenarios: messages per run
-    runtime_rounds: int  # worker-runtime scenarios: repeated faults (listener kills, slow handlers)
+    runtime_rounds: int  # worker-runtime scenarios: repeated faults (slow handlers, wake-ups)
+    listener_kills: int  # the runtime's LISTEN connections terminated, one after the other
 
 
 SCALES = {
-    "ci": Scale("ci", 4_000, 8, 800, 3_000, 600, 3_000, 600, 60, 2, 300, 3),
-    "full": Scale("full", 50_000, 8, 10_000, 20_000, 3_000, 20_000, 3_000, 500, 10, 3_000, 10),
+    "ci": Scale("ci", 4_000, 8, 800, 3_000, 600, 3_000, 600, 60, 2, 300, 3, 10),
+    "full": Scale("full", 50_000, 8, 10_000, 20_000, 3_000, 20_000, 3_000, 500, 10, 3_000, 10, 30),
 }
 
 

@@ -84,7 +84,7 @@ def test_wakeups_resume_after_the_listener_is_terminated(
     listening_latency: list[float] = []
     after_kill_latency: list[float] = []
     reconnect_seconds: list[float] = []
-    for round_number in range(scale.runtime_rounds):
+    for round_number in range(scale.listener_kills):
         listening_latency.append(handled(f"listening-{round_number}", enqueue(f"listening-{round_number}")))
         before = listeners()
         assert harness.terminate(direct_dsn, list(before.values())) == len(names)
@@ -100,14 +100,14 @@ def test_wakeups_resume_after_the_listener_is_terminated(
             0.02,
         )
         reconnect_seconds.append(time.monotonic() - killed_at)
-    last = f"listening-{scale.runtime_rounds}"
+    last = f"listening-{scale.listener_kills}"
     listening_latency.append(handled(last, enqueue(last)))
     recorder.close()
     exit_codes = harness.stop_apps(workers, names)
     _, verdict = harness.runtime_verdict(workers, workers.schema, queue.id)
     figures.update(
         messages=verdict.enqueued,
-        faults=f"{scale.runtime_rounds} rounds: both listening connections terminated (2 processes)",
+        faults=f"{scale.listener_kills} rounds: both listening connections terminated (2 processes)",
         poll_interval_seconds=POLL_SECONDS,
         wakeup_seconds=[round(min(listening_latency), 3), round(max(listening_latency), 3)],
         handled_after_kill_seconds=[round(min(after_kill_latency), 3), round(max(after_kill_latency), 3)],
@@ -116,5 +116,5 @@ def test_wakeups_resume_after_the_listener_is_terminated(
     )
     assert exit_codes == dict.fromkeys(names, 0), {name: workers.log(name) for name in names}
     assert verdict.ok, str(verdict)
-    assert verdict.acknowledged == verdict.enqueued == 2 * scale.runtime_rounds + 1
+    assert verdict.acknowledged == verdict.enqueued == 2 * scale.listener_kills + 1
     assert verdict.handler_runs == verdict.enqueued

@@ -20,6 +20,7 @@ from pgqrs._async import _compat, worker
 
 logger = logging.getLogger("pgqrs.worker")
 _RECEIVE_SECONDS = 0.1  # how often the receiving loop checks whether to stop
+_FIRST_PAUSE = 0.1  # seconds before reconnecting after a failure; doubled while it goes on
 _LONGEST_PAUSE = 30.0
 
 
@@ -40,6 +41,7 @@ class Listener:
         self.dsn = dsn
         self.workers = workers
         self.listening = False
+        self._listened = False  # whether the current connection got as far as listening
         self._stopped = _compat.Event()
 
     def stop(self) -> None:
@@ -48,13 +50,18 @@ class Listener:
 
     async def run(self) -> None:
         """Listen, reconnecting with back-off, until stopped."""
-        pause = 0.1
+        pause = _FIRST_PAUSE
         while not self._stopped.is_set():
+            self._listened = False
             try:
                 await self._listen()
-                pause = 0.1
+                pause = _FIRST_PAUSE
             except Exception as error:  # any failure of the connection: poll, reconnect later
-                if self.listening or pause == 0.1:
+                if self._listened:
+                    # It was listening: a new failure, so the back-off starts again (it grows
+                    # only while reconnecting keeps failing).
+                    pause = _FIRST_PAUSE
+                if pause == _FIRST_PAUSE:
                     logger.warning(
                         "listening for wake-ups failed (%s); polling every %gs and reconnecting",
                         _secrets.mask(str(error).strip(), self.dsn),
@@ -70,7 +77,7 @@ class Listener:
         connection = await AsyncConnection.connect(_dsn.resolve(self.dsn), **kwargs)
         try:
             await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_notify.CHANNEL)))
-            self.listening = True
+            self.listening = self._listened = True
             for queue_worker in self.workers.values():
                 queue_worker.wake()  # catch up with what arrived while not listening
             while not self._stopped.is_set():
