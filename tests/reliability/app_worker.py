@@ -12,7 +12,12 @@ message's key: sleep a while (``work_seconds``, ``slow``) or kill its own proces
 
 `command` and `environment` build the process; they are the only things to change when the
 scenarios switch to `pgqrs worker run` (the handler module is then given to it as
-``tests.reliability.app_worker:app``, which this module builds from the environment on access).
+``tests.reliability.app_worker:app``, which this module builds from the environment on access,
+with the shutdown timeout on the command line). What `main` records besides the handler's
+events is not needed by the checks: the test records a process's end itself
+(`Workers.app_exited`); `run`'s statistics are figures only. One wait needs it: scenario 16
+sends its second SIGTERM once the first was taken (the "signal" note), which with the command
+becomes a sign of its own (a log line) or a pause.
 """
 
 from __future__ import annotations

@@ -190,6 +190,8 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.events: list[Path] = []
         self.recorders: list[checker.Recorder] = []
+        self.apps: set[str] = set()  # the worker-runtime processes
+        self._exits: checker.Recorder | None = None
 
     def start(
         self, role: str, name: str, prefix: list[str] | None = None, **spec: Any
@@ -235,6 +237,7 @@ class Workers:
                 settings["listen_dsn"], application_name=self.application_name(name)
             )
         variables = app_worker.environment(full_spec, dsn, self.schema, settings)
+        self.apps.add(name)
         return self._launch(name, app_worker.command(full_spec), variables)
 
     def application_name(self, name: str) -> str:
@@ -291,10 +294,24 @@ class Workers:
                 raise AssertionError(f"worker {name} did not stop: {self.log(name)}") from None
 
     def wait(self, name: str, timeout: float) -> int:
+        """Wait for worker `name` to end; a runtime process's end is recorded (see app_exited)."""
         try:
-            return self.processes[name].wait(timeout=timeout)
+            code = self.processes[name].wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"worker {name} did not finish in {timeout:g}s: {self.log(name)}") from None
+        if name in self.apps:
+            self.app_exited(name)
+        return code
+
+    def app_exited(self, name: str) -> None:
+        """Record that runtime process `name` has ended (now, or a moment ago: it was seen dead).
+
+        Its handler invocations that never finished end then, in the checker. The process
+        records its own exit too, but `pgqrs worker run` will not, nor does a killed process.
+        """
+        if self._exits is None:
+            self._exits = self.recorder("exits")
+        self._exits.exited(name)
 
     def signal(self, name: str, signum: int) -> None:
         self.processes[name].send_signal(signum)

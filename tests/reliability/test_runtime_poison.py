@@ -62,7 +62,7 @@ def test_a_message_killing_its_runtime_is_dead_lettered_after_max_attempts(
         if process.poll() is None:
             break  # the queue is empty: the poison message is buried
         assert process.returncode == -signal.SIGKILL, workers.log(name)
-        recorder.exited(name)
+        workers.app_exited(name)
         deaths += 1
     recorder.close()
     exit_codes = harness.stop_apps(workers, [started[-1]])
