@@ -201,7 +201,7 @@ async def test_handlers_past_the_shutdown_timeout_give_their_message_back(
     @app.handler("stuck", retry=QUICK)
     async def hang(message: pgqrs.QueueMessage) -> None:
         app.stop()
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(4)  # well past the timeout and the second the runtime then waits
 
     stats = await app.run(fast, shutdown_timeout=0.2)
     row = raw.execute(

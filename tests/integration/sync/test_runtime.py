@@ -202,7 +202,7 @@ def test_handlers_past_the_shutdown_timeout_give_their_message_back(
     @app.handler("stuck", retry=QUICK)
     def hang(message: pgqrs.QueueMessage) -> None:
         app.stop()
-        time.sleep(1.5)
+        time.sleep(4)  # well past the timeout and the second the runtime then waits
 
     stats = app.run(fast, shutdown_timeout=0.2)
     row = raw.execute(
