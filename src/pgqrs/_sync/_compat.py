@@ -135,8 +135,13 @@ class Signal:
         """Nothing to attach to without an event loop."""
 
     def set(self) -> None:
-        """Raise the flag."""
-        self.event.set()
+        """Raise the flag, from any thread or a signal handler.
+
+        From a short thread of its own: a signal handler runs in the main thread between two
+        bytecodes, possibly while that thread holds the event's lock (inside `Event.wait`), and
+        setting it there would wait for that lock for ever.
+        """
+        threading.Thread(target=self.event.set, name="pgqrs-stop", daemon=True).start()
 
     def is_set(self) -> bool:
         """Return whether the flag is raised."""
