@@ -10,6 +10,7 @@ import pytest
 
 from pgqrs import sync as pgqrs
 from pgqrs import _notify
+from tests.reliability import harness
 
 Raw = psycopg.Connection[tuple[object, ...]]
 
@@ -123,7 +124,8 @@ def test_requeue_wakes_the_queues_workers(
     admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo, dsn: str, schema: str
 ) -> None:
     bury(admin, queue, [{"n": 1}])
-    with psycopg.connect(dsn, autocommit=True) as listener:
+    # LISTEN needs the server itself: a transaction pooler would hand the session to others.
+    with psycopg.connect(harness.derive_direct_dsn(dsn), autocommit=True) as listener:
         listener.execute(f"LISTEN {_notify.CHANNEL}")
         admin.requeue_dead_letters("jobs")
         received = [note.payload for note in listener.notifies(timeout=10, stop_after=1)]
