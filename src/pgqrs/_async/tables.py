@@ -254,6 +254,10 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
         """Delete every message of a queue; return how many."""
         return int(await self._database.scalar("message_purge_queue", {"queue_id": queue_id}))
 
+    async def trace_contexts(self, ids: builtins.list[int]) -> dict[int, str]:
+        """Return the stored trace context of each of these messages that has one."""
+        return dict(await self._database.fetch("message_trace_contexts", {"ids": ids}))
+
     async def outstanding(self, queue_ids: builtins.list[int]) -> bool:
         """Return whether any message of these queues is visible, leased or waiting for a retry
         (one delayed by its producer and never delivered does not count)."""

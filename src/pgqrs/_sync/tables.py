@@ -255,6 +255,10 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
         """Delete every message of a queue; return how many."""
         return int(self._database.scalar("message_purge_queue", {"queue_id": queue_id}))
 
+    def trace_contexts(self, ids: builtins.list[int]) -> dict[int, str]:
+        """Return the stored trace context of each of these messages that has one."""
+        return dict(self._database.fetch("message_trace_contexts", {"ids": ids}))
+
     def outstanding(self, queue_ids: builtins.list[int]) -> bool:
         """Return whether any message of these queues is visible, leased or waiting for a retry
         (one delayed by its producer and never delivered does not count)."""
