@@ -103,7 +103,8 @@ def free_port() -> int:
 def photograph(config: sync.Config) -> None:
     port = free_port()
     settings = serve.ServeSettings(allow_actions=True, token="screenshot-token-only")
-    server = uvicorn.Server(uvicorn.Config(serve.create_app(config, settings), port=port, log_level="warning"))
+    app = serve.create_app(config, settings)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
