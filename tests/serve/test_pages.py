@@ -44,8 +44,11 @@ def test_overview_shows_each_queue_and_refreshes_from_a_fragment(
 def test_counts_over_the_cap_say_so(client_for: Client, admin: sync.PgqrsAdmin) -> None:
     jobs = admin.create_queue("jobs")
     sync.Producer(admin.pool, jobs, admin.config).batch_enqueue([{"n": n} for n in range(12)])
+    other = admin.create_queue("other")
+    sync.Producer(admin.pool, other, admin.config).batch_enqueue([{"n": n} for n in range(3)])
     page = client_for(count_cap=10).get("/")
-    assert cell(page, "jobs", "pending") == "more than 10"
+    assert cell(page, "jobs", "pending") == "more than 10" and cell(page, "other", "pending") == "3"
+    assert 'data-test="total-pending">13+<' in page.text
 
 
 def test_queue_page_tabs_show_messages_archive_and_dead_letters_with_errors(

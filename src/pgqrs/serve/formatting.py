@@ -7,10 +7,10 @@ import datetime
 from markupsafe import Markup, escape
 
 
-def count(value: int, cap: int | None = None) -> str:
-    """Return 1,234; a count over `cap` as "more than 100,000"."""
+def count(value: int, cap: int | None = None, short: bool = False) -> str:
+    """Return 1,234; a count over `cap` as "more than 100,000" (`short`: "100,000+")."""
     if cap is not None and value > cap:
-        return f"more than {cap:,}"
+        return f"{cap:,}+" if short else f"more than {cap:,}"
     return f"{value:,}"
 
 

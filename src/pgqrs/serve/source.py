@@ -40,13 +40,13 @@ class Overview:
     now: datetime.datetime
     workers: dict[str, int]  # by state: running, stale, stopped
 
-    def total(self, field: str) -> int:
-        """Return the sum of one count over every queue."""
-        return sum(getattr(queue, field) for queue in self.queues)
-
-    def over_cap(self, field: str) -> bool:
-        """Return whether any queue's `field` count stopped at its cap."""
-        return any(queue.over_cap(getattr(queue, field)) for queue in self.queues)
+    def total(self, field: str) -> str:
+        """Return one count summed over every queue, as shown: "N+" when a queue's count
+        stopped at its cap (N then counts that queue as its cap)."""
+        counts = [(getattr(queue, field), queue.cap) for queue in self.queues]
+        total = sum(min(count, cap) for count, cap in counts)
+        capped = any(count > cap for count, cap in counts)
+        return f"{total:,}+" if capped else f"{total:,}"
 
 
 class _Cached(Generic[T]):
