@@ -10,6 +10,7 @@ import typer
 
 from pgqrs import errors
 from pgqrs.cli import failures, options, output
+from pgqrs.cli import session as session_module
 
 _Host = Annotated[str, typer.Option("--host", help="Address to listen on (loopback unless told otherwise).")]
 _Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
@@ -61,6 +62,8 @@ def serve(
         raise failures.UsageFailure(error.message) from None
     session = options.session_of(context)
     config = session.config()
+    if session.embedded_fallback:
+        session_module.announce_embedded()
     mode = "actions need the token" if allow_actions else "read-only"
     output.note(session, f"pgqrs serve: http://{_shown(host)}:{port}/ (schema {config.schema}; {mode})")
     if not _loopback(host):
