@@ -1,4 +1,4 @@
-"""The worker runtime's own Prometheus metrics (``pgqrs worker run --metrics-port N``).
+"""The worker runtime's own Prometheus metrics (for ``pgqrs worker run --metrics-port N``).
 
 A hook (`pgqrs.instrumentation`) counting what the handlers of this process do, by queue:
 
