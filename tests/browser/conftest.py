@@ -36,9 +36,13 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Return a headless Chromium for the session."""
+    """Return a headless Chromium for the module's tests.
+
+    Not for the session: while Playwright's sync API runs, its event loop counts as running in
+    this thread, and every asyncio test after it would fail to start its own.
+    """
     path = chromium_path()
     if path is None:
         if os.environ.get("PGQRS_REQUIRE_BROWSER") == "1":
