@@ -1,6 +1,6 @@
 # The commands CI runs (.ci/run), and the full-size runs it leaves out, for local use.
 DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
-.PHONY: setup test lint generate ci reliability-full bench bench-full
+.PHONY: setup test lint generate ci reliability-full bench bench-full screenshots
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
@@ -31,3 +31,7 @@ bench:
 # Everything docs/performance.md reports: all workloads, W7 up to 1M pending, memory.
 bench-full:
 	.venv/bin/python -m benchmarks --dsn $(DSN) --scale --scale-max 1000000 --memory --json bench.json
+
+# The dashboard screenshots of docs/operations.md and the README (Debian's chromium).
+screenshots:
+	.venv/bin/python tools/dashboard_screenshots.py $(DSN)

@@ -6,7 +6,7 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -33,6 +33,7 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("dequeued_at", _TIMESTAMP, False),
         ("worker_id", "bigint", False),
         ("last_error", "text", False),
+        ("trace_context", "text", False),
     ],
     "pgqrs_archive": [
         ("id", "bigint", True),
@@ -73,6 +74,8 @@ INDEXES: dict[str, str] = {
     "pgqrs_archive_pkey": "USING btree (id)",
     "pgqrs_archive_queue_id_idx": "USING btree (queue_id, id)",
     "pgqrs_archive_original_msg_id_idx": "USING btree (original_msg_id)",
+    "pgqrs_archive_dead_letters_idx": "USING btree (queue_id, id) WHERE (dead_letter_reason IS NOT NULL)",
+    "pgqrs_archive_archived_at_idx": "USING btree (queue_id, archived_at)",
     "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
 }
 

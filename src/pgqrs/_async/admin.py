@@ -247,6 +247,48 @@ class PgqrsAdmin:
         rows = await self._database.fetch("queue_metrics", {"queue_name": None})
         return [models.QueueMetrics(*row) for row in rows]
 
+    # Dead letters --------------------------------------------------------------------------
+
+    async def dead_letters(
+        self, queue: str, limit: int = 100, after_id: int | None = None
+    ) -> list[models.ArchivedMessage]:
+        """Return a queue's dead letters (archive records) in id order, a page at a time.
+
+        Args:
+            queue: The queue's name.
+            limit: The most records to return.
+            after_id: Return records whose archive id is greater (the last id of the previous
+                page); from the first when None.
+
+        Raises:
+            QueueNotFound: No such queue.
+            ValidationError: `limit` is not a positive integer or `after_id` not an id.
+        """
+        limit = _validation.positive_int(limit, "limit")
+        after = 0 if after_id is None else _validation.message_id(after_id)
+        return await self.archive.dead_letters((await self.get_queue(queue)).id, limit, after)
+
+    async def requeue_dead_letters(self, queue: str, ids: list[int] | None = None) -> dict[int, int]:
+        """Put a queue's dead letters back on it as new messages, in one statement.
+
+        Each becomes a new message (a new id), visible now, its delivery count reset and its
+        `last_error` kept; its archive record is removed. Idle workers of the queue are woken.
+
+        Args:
+            queue: The queue's name.
+            ids: Archive record ids (as `dead_letters` gives them); None: every dead letter of
+                the queue. Ids that are not dead letters of this queue are left alone.
+
+        Returns:
+            {archive record id: new message id} for each dead letter requeued.
+
+        Raises:
+            QueueNotFound: No such queue.
+            ValidationError: An id is not a valid id.
+        """
+        chosen = None if ids is None else _validation.message_ids(ids)
+        return await self.archive.requeue((await self.get_queue(queue)).id, chosen)
+
     # Workers -------------------------------------------------------------------------------
 
     async def list_workers(self, queue: str | models.QueueInfo | None = None) -> list[models.WorkerInfo]:

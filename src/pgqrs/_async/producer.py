@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from pgqrs import _rate, _validation, errors, models
+from pgqrs import _rate, _validation, errors, instrumentation, models
 from pgqrs import config as config_module
 from pgqrs._async import _compat, _database
 
@@ -77,7 +77,7 @@ class Producer:
             "delay": _validation.seconds(delay, "delay"),
         }
         await self._pace(1)
-        rows = await self._insert("message_enqueue_assigned", params)
+        rows = await self._insert("message_enqueue_assigned", params, 1)
         msg_id, enqueued_at, vt = rows[0]
         return models.QueueMessage(msg_id, self.queue_info.id, payload, enqueued_at, vt, 0, None, None)
 
@@ -94,7 +94,7 @@ class Producer:
             return []
         await self._pace(len(encoded))
         params = {"queue_id": self.queue_info.id, "payloads": encoded, "delay": seconds}
-        rows = await self._insert("message_enqueue_batch", params)
+        rows = await self._insert("message_enqueue_batch", params, len(encoded))
         # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
         rows.sort(key=operator.itemgetter(0))
         queue_id = self.queue_info.id
@@ -112,13 +112,20 @@ class Producer:
         }
         return bool(await self._database.fetch("message_extend", params))
 
-    async def _insert(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def _insert(self, name: str, params: dict[str, Any], count: int) -> list[tuple[Any, ...]]:
+        observation = instrumentation.enqueue(self.queue_info.queue_name, count)
+        params["trace_context"] = None if observation is None else observation.trace_context
         try:
-            return await self._database.fetch(name, params)
-        except errors.DatabaseError as error:
-            if error.sqlstate == _FOREIGN_KEY_VIOLATION:
+            rows = await self._database.fetch(name, params)
+        except BaseException as error:
+            if observation is not None:
+                observation.finish(error)
+            if isinstance(error, errors.DatabaseError) and error.sqlstate == _FOREIGN_KEY_VIOLATION:
                 raise errors.QueueNotFound(self.queue_info.queue_name) from None
             raise
+        if observation is not None:
+            observation.finish(None)
+        return rows
 
     async def _pace(self, count: int) -> None:
         if self._limiter is None:

@@ -12,7 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 
-from pgqrs import _validation, errors, models
+from pgqrs import _notify, _validation, errors, models
 from pgqrs import config as config_module
 from pgqrs._async import _database
 
@@ -254,6 +254,10 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
         """Delete every message of a queue; return how many."""
         return int(await self._database.scalar("message_purge_queue", {"queue_id": queue_id}))
 
+    async def trace_contexts(self, ids: builtins.list[int]) -> dict[int, str]:
+        """Return the stored trace context of each of these messages that has one."""
+        return dict(await self._database.fetch("message_trace_contexts", {"ids": ids}))
+
     async def outstanding(self, queue_ids: builtins.list[int]) -> bool:
         """Return whether any message of these queues is visible, leased or waiting for a retry
         (one delayed by its producer and never delivered does not count)."""
@@ -324,3 +328,30 @@ class PgqrsArchiveTable(_TableBase[models.ArchivedMessage]):
     async def purge(self, queue_id: int) -> int:
         """Delete every archive record of a queue; return how many."""
         return int(await self._database.scalar("archive_purge_queue", {"queue_id": queue_id}))
+
+    async def dead_letters(
+        self, queue_id: int, limit: int = 100, after_id: int = 0
+    ) -> builtins.list[models.ArchivedMessage]:
+        """Return up to `limit` dead letters of queue `queue_id` with ids above `after_id`, by id."""
+        params = {"queue_id": queue_id, "limit": limit, "after_id": after_id}
+        return [self._record(row) for row in await self._database.fetch("archive_dead_letters", params)]
+
+    async def requeue(self, queue_id: int, ids: builtins.list[int] | None) -> dict[int, int]:
+        """Move dead letters of a queue (these archive ids; None: all) back onto it as new messages.
+
+        Returns:
+            {archive record id: new message id} for each dead letter moved; ids that are not
+            dead letters of this queue are left out.
+        """
+        params: dict[str, Any] = {
+            "queue_id": queue_id,
+            "channel": _notify.CHANNEL,
+            "wake": _notify.wake_payload(self.schema, queue_id),
+        }
+        if ids is None:
+            row = await self._database.fetch_one("archive_requeue_all", params)
+        else:
+            params["ids"] = ids
+            row = await self._database.fetch_one("archive_requeue", params)
+        archive_ids, message_ids, _woken = row if row is not None else ([], [], 0)
+        return dict(zip(archive_ids, message_ids, strict=True))

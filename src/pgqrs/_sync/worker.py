@@ -15,9 +15,9 @@ import logging
 import time
 from typing import Any
 
-from pgqrs import _notify, errors, models, runtime
+from pgqrs import _notify, errors, instrumentation, models, runtime
 from pgqrs import config as config_module
-from pgqrs._sync import _compat, settler
+from pgqrs._sync import _compat, settler, tables
 from pgqrs._sync import consumer as consumer_module
 
 logger = logging.getLogger("pgqrs.worker")
@@ -47,6 +47,7 @@ class QueueWorker:
         self.lock_time = float(handler.lock_time or config.default_lock_time_seconds)
         self.allowed = handler.retry.attempts(config.max_read_count)
         self.poll_interval = config.poll_interval
+        self._timeout = config.connection_timeout_seconds
         self.settler = settler.Settler(consumer, handler.queue, stats)
         self.empty = False  # the last look found nothing, and nothing is running or unsettled
         self._stopping = stopping
@@ -110,8 +111,9 @@ class QueueWorker:
                 _compat.wait_event(self._wake, min(30.0, 0.1 * 2**failures))
                 continue
             failures = 0
+            contexts = self._trace_contexts(messages)
             for message in messages:
-                self._start(message)
+                self._start(message, contexts.get(message.id))
             self.empty = not messages and not self.held_ids()
             if len(messages) < free:
                 self._idle()
@@ -124,26 +126,43 @@ class QueueWorker:
             self._look_again_at = 0.0
         _compat.wait_event(self._wake, wait)
 
-    def _start(self, message: models.QueueMessage) -> None:
+    def _trace_contexts(self, messages: list[models.QueueMessage]) -> dict[int, str]:
+        """Return the messages' stored trace contexts, when a hook wants them (one statement)."""
+        if not messages or not instrumentation.wants_trace_context():
+            return {}
+        consumer = self.consumer
+        table = tables.PgqrsMessages(consumer.pool, consumer.queue_info.schema, timeout=self._timeout)
+        try:
+            return table.trace_contexts([message.id for message in messages])
+        except errors.PgqrsError as error:  # the handlers still run, unlinked
+            logger.warning("queue %s: trace contexts not read (%s)", self.handler.queue, error)
+            return {}
+
+    def _start(self, message: models.QueueMessage, trace_context: str | None = None) -> None:
         running = _Running(message)
         with self._state:
             self._running[message.id] = running
             self.empty = False
-        running.handle = self._pool.submit(self._handle, message)
+        running.handle = self._pool.submit(self._handle, message, trace_context)
 
-    def _handle(self, message: models.QueueMessage) -> None:
+    def _handle(self, message: models.QueueMessage, trace_context: str | None = None) -> None:
         with self._state:
             self.stats.count(self.handler.queue, "handled")
+        observation = instrumentation.handle(self.handler.queue, message, trace_context)
         error: BaseException | None = None
         try:
             self.handler.function(message)
-        except _compat.Cancelled:
+        except _compat.Cancelled as cancelled:
+            if observation is not None:
+                observation.finish(runtime.Outcome("release"), cancelled)
             self._finish(message, runtime.Outcome("release"))
             raise
         except Exception as raised:
             error = raised
         handler = self.handler
         outcome = runtime.outcome_of(error, message.read_ct, self.allowed, handler.retry, handler.on_success)
+        if observation is not None:
+            observation.finish(outcome, error)
         if error is not None:
             self._log_failure(message, outcome)
         self._finish(message, outcome)

@@ -28,6 +28,7 @@ from pgqrs.cli import (
     queue_commands,
     roles_command,
     schema_commands,
+    serve_command,
     worker_commands,
 )
 from pgqrs.cli import session as session_module
@@ -48,6 +49,7 @@ schema_commands.register(app)
 demo_command.register(app)
 roles_command.register(app)
 bench_command.register(app)
+serve_command.register(app)
 app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")

@@ -106,3 +106,57 @@ SELECT count(*) FROM deleted;
 -- For delivery checks: how many records, how many distinct original messages.
 SELECT count(*), count(DISTINCT original_msg_id)
 FROM {schema}.pgqrs_archive WHERE queue_id = %(queue_id)s;
+
+-- name: archive_dead_letters :many
+-- A queue's dead letters in id order, a page at a time: the ids after `after_id`
+-- (pgqrs_archive_dead_letters_idx holds only dead letters, so no acknowledged record is read).
+SELECT id, original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, archived_at,
+       processing_duration, worker_id, dead_letter_reason, last_error
+FROM {schema}.pgqrs_archive
+WHERE queue_id = %(queue_id)s AND dead_letter_reason IS NOT NULL AND id > %(after_id)s
+ORDER BY id LIMIT %(limit)s;
+
+-- name: archive_requeue :one
+-- Dead letters (these archive ids, of this queue) back on their queue as new messages, in one
+-- statement: visible now, read_ct 0, their last error kept. The counts lose them (see
+-- archive_delete), and the queue's idle workers are woken (pgqrs._notify). New ids follow the
+-- archive ids' order (the insert reads `chosen` ordered): answers (archive ids, message ids).
+WITH chosen AS (
+    DELETE FROM {schema}.pgqrs_archive
+    WHERE id = ANY(%(ids)s::bigint[]) AND queue_id = %(queue_id)s AND dead_letter_reason IS NOT NULL
+    RETURNING id, queue_id, payload, last_error
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, -count(*), -count(*) FROM chosen GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+), requeued AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, last_error)
+    SELECT queue_id, payload, last_error FROM chosen ORDER BY id
+    RETURNING id
+)
+SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM chosen), ARRAY[]::bigint[]),
+       coalesce((SELECT array_agg(id ORDER BY id) FROM requeued), ARRAY[]::bigint[]),
+       (SELECT count(*) FROM (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM chosen)) woken);
+
+-- name: archive_requeue_all :one
+-- archive_requeue for every dead letter of the queue (its dead-letter index range).
+WITH chosen AS (
+    DELETE FROM {schema}.pgqrs_archive
+    WHERE queue_id = %(queue_id)s AND dead_letter_reason IS NOT NULL
+    RETURNING id, queue_id, payload, last_error
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, -count(*), -count(*) FROM chosen GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+), requeued AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, last_error)
+    SELECT queue_id, payload, last_error FROM chosen ORDER BY id
+    RETURNING id
+)
+SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM chosen), ARRAY[]::bigint[]),
+       coalesce((SELECT array_agg(id ORDER BY id) FROM requeued), ARRAY[]::bigint[]),
+       (SELECT count(*) FROM (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM chosen)) woken);

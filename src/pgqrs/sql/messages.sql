@@ -10,15 +10,16 @@ RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_i
 -- name: message_enqueue_assigned :one
 -- The producer's insert: it knows every other column (its queue, its payload, read_ct 0, no
 -- lease), so only what the server assigns comes back; the payload is not sent back and decoded.
-INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
-VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
+-- trace_context: the enqueue's span (pgqrs.instrumentation), NULL without tracing.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, trace_context)
+VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s), %(trace_context)s)
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids follow input order (ORDER BY position).
 -- The payload array is sent in binary format: no array quoting or escaping on either side.
-INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
-SELECT %(queue_id)s, input.payload::jsonb, now() + make_interval(secs => %(delay)s)
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb, now() + make_interval(secs => %(delay)s), %(trace_context)s
 FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
 ORDER BY input.position
 RETURNING id, enqueued_at, vt;
@@ -138,6 +139,12 @@ UPDATE {schema}.pgqrs_messages
 SET vt = greatest(vt, now()) + make_interval(secs => %(duration)s)
 WHERE id = ANY(%(ids)s::bigint[]) AND queue_id + 0 = %(queue_id)s
 RETURNING id;
+
+-- name: message_trace_contexts :many
+-- The trace contexts of leased messages, for the hooks of their handler runs (only when a hook
+-- wants them: pgqrs.instrumentation). By primary key.
+SELECT id, trace_context FROM {schema}.pgqrs_messages
+WHERE id = ANY(%(ids)s::bigint[]) AND trace_context IS NOT NULL;
 
 -- name: message_get :one
 SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
