@@ -90,7 +90,9 @@ class App:
         Graceful: fetch nothing more and let running handlers finish (up to run's
         shutdown_timeout), then stop what still runs. `immediate`: stop them at once. A stopped
         handler's message is given back untried; one that cannot be stopped (a thread, in
-        pgqrs.sync.App) keeps its message until the lease ends (at most lock_time).
+        pgqrs.sync.App) keeps its message until the lease ends (at most lock_time). A stop that
+        comes before `run` has started (a signal during start-up) ends that run at once; the
+        run after it starts afresh.
         """
         if immediate:
             self._hurry.set()
@@ -117,12 +119,27 @@ class App:
         """
         settings = config if config is not None else config_module.Config.load()
         handlers = self._selected(queues, concurrency)
-        self._stopping = _compat.Signal()
-        self._hurry = _compat.Signal()
         self._stopping.bind()
         self._hurry.bind()
         self._failure = None
         self.stats = runtime.RunStats()
+        try:
+            await self._connect_and_work(settings, handlers, until_empty, shutdown_timeout)
+        finally:
+            # Set up afresh for the next run only now: a stop made while this one started is kept.
+            self._stopping = _compat.Signal()
+            self._hurry = _compat.Signal()
+        if self._failure is not None:
+            raise self._failure
+        return self.stats
+
+    async def _connect_and_work(
+        self,
+        settings: config_module.Config,
+        handlers: list[runtime.Handler],
+        until_empty: bool,
+        shutdown_timeout: float,
+    ) -> None:
         # Each worker fetches, settles and renews on connections of its own, at once.
         pool_size = max(settings.max_connections, 3 * len(handlers) + 2)
         async with await admin_module.PgqrsAdmin.connect(
@@ -135,9 +152,6 @@ class App:
             finally:
                 for queue_worker in workers:
                     queue_worker.close()
-        if self._failure is not None:
-            raise self._failure
-        return self.stats
 
     def _selected(self, queues: Sequence[str] | None, concurrency: int | None) -> list[runtime.Handler]:
         handlers = list(self._handlers.values())

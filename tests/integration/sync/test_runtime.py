@@ -193,6 +193,24 @@ def test_a_graceful_stop_lets_running_handlers_finish(fast: pgqrs.Config, raw: R
     assert statuses == [("stopped",)]
 
 
+def test_a_stop_before_the_run_starts_ends_that_run_at_once(fast: pgqrs.Config) -> None:
+    fill(fast, "early", [{"n": 1}])
+    app = pgqrs.App()
+    handled: list[int] = []
+
+    @app.handler("early")
+    def work(message: pgqrs.QueueMessage) -> None:
+        handled.append(message.payload["n"])
+        app.stop()  # were the early stop lost, the run would end only here
+
+    app.stop()  # as a SIGTERM arriving while the process starts up
+    stats = app.run(fast)
+    assert (handled, stats.handled) == ([], 0)
+    # The next run starts afresh.
+    stats = app.run(fast, until_empty=True)
+    assert (handled, stats.succeeded) == ([1], 1)
+
+
 def test_handlers_past_the_shutdown_timeout_give_their_message_back(
     fast: pgqrs.Config, raw: Raw
 ) -> None:
