@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import inspect
+import logging
 from typing import Any
 
 import psycopg
@@ -150,6 +151,46 @@ async def test_leases_are_kept_while_a_handler_runs_three_lock_times(fast: pgqrs
         f'SELECT read_ct FROM "{fast.schema}".pgqrs_archive WHERE queue_id = %s', (queue.id,)
     )
     assert archived.fetchall() == [(1,)]
+
+
+async def test_leases_renewed_while_their_results_are_written_are_not_reported_lost(
+    fast: pgqrs.Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    await fill(fast, "busy", [{"n": n} for n in range(300)])
+    app = pgqrs.App()
+
+    # Renewals every 0.05 s: many meet messages whose results are being written at that moment.
+    @app.handler("busy", concurrency=2, lock_time=0.15)
+    async def work(message: pgqrs.QueueMessage) -> None: ...
+
+    with caplog.at_level(logging.WARNING, logger="pgqrs.worker"):
+        stats = await app.run(fast, until_empty=True)
+    assert stats.succeeded == 300
+    assert [record.getMessage() for record in caplog.records if "lost" in record.getMessage()] == []
+
+
+async def test_a_lease_taken_away_while_the_handler_runs_is_reported_lost(
+    fast: pgqrs.Config, raw: Raw, caplog: pytest.LogCaptureFixture
+) -> None:
+    await fill(fast, "taken", [{"n": 1}])
+    app = pgqrs.App()
+
+    def reported() -> list[str]:
+        return [record.getMessage() for record in caplog.records if "lease lost" in record.getMessage()]
+
+    @app.handler("taken", lock_time=0.3)
+    async def work(message: pgqrs.QueueMessage) -> None:
+        steal = f'UPDATE "{fast.schema}".pgqrs_messages SET worker_id = NULL WHERE id = %s'
+        raw.execute(steal, (message.id,))
+        app.stop()
+        for _ in range(400):  # up to 20 s for a renewal round to find out
+            if reported():
+                return
+            await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.WARNING, logger="pgqrs.worker"):
+        await app.run(fast)
+    assert reported()[0].startswith("queue taken: lease lost on message(s) 1 while working on them")
 
 
 async def test_concurrency_is_the_number_of_handlers_at_once(fast: pgqrs.Config) -> None:
