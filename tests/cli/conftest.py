@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pgqrs import sync
+from tests import embedded_server
 from tests.cli import runner
 
 # Nothing listens on port 1: a command that tried to connect would fail with exit code 1,
@@ -43,3 +46,16 @@ def admin(config: sync.Config) -> Iterator[sync.PgqrsAdmin]:
     with sync.PgqrsAdmin.connect(config) as admin:
         admin.install()
         yield admin
+
+
+@pytest.fixture
+def data_home() -> Iterator[Path]:
+    """Return an XDG_DATA_HOME of the test's own; stop the embedded server started there."""
+    pytest.importorskip("pgserver")
+    # Under /tmp directly: as root the server runs as pgserver's user (see tests/embedded_server).
+    base = Path(tempfile.mkdtemp(prefix="pgqrs-cli-embedded-"))
+    yield base
+    data = base / "pgqrs" / "embedded"
+    if data.exists():
+        embedded_server.stop(base, data)
+    shutil.rmtree(base, ignore_errors=True)

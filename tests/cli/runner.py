@@ -160,6 +160,8 @@ class Running:
 
     arguments: tuple[str, ...]
     process: subprocess.Popen[bytes]
+    # What `wait_for_stderr` has read so far (the result's stderr starts with it).
+    stderr_read: bytearray = dataclasses.field(default_factory=bytearray)
 
     def feed(self, text: str) -> None:
         """Write `text` to its stdin and wait until it has read every byte of it."""
@@ -174,10 +176,31 @@ class Running:
         assert stdout is not None
         wait_until(lambda: bool(select.select([stdout], [], [], 0)[0]), "pgqrs to write its result")
 
+    def wait_for_stderr(self, text: str) -> None:
+        """Read its stderr until `text` has appeared (the result's stderr still holds it)."""
+        stderr = self.process.stderr
+        assert stderr is not None
+
+        def appeared() -> bool:
+            if select.select([stderr], [], [], 0)[0]:
+                self.stderr_read.extend(os.read(stderr.fileno(), 65536) or b"")
+            return text in self.stderr_read.decode(errors="replace")
+
+        wait_until(appeared, f"{text!r} on stderr")
+
     def interrupt(self, rules: bool = True) -> Result:
         """Send SIGINT (Ctrl-C), wait for the exit, and return the result; `rules`: check_rules()."""
-        self.process.send_signal(signal.SIGINT)
+        return self.signal(signal.SIGINT, rules)
+
+    def signal(self, number: int, rules: bool = True) -> Result:
+        """Send signal `number`, wait for the exit, and return the result; `rules`: check_rules()."""
+        self.process.send_signal(number)
+        return self.finish(rules)
+
+    def finish(self, rules: bool = True) -> Result:
+        """Wait for the exit and return the result; `rules`: check_rules()."""
         stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
+        stderr = bytes(self.stderr_read) + stderr
         result = Result(self.arguments, self.process.returncode, stdout.decode(), stderr.decode())
         if rules:
             check_rules(result)

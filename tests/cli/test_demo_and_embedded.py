@@ -31,19 +31,6 @@ def test_demo_usage_errors(offline: runner.Cli, arguments: list[str]) -> None:
     offline.run("demo", *arguments).expect(2)
 
 
-@pytest.fixture
-def data_home() -> Iterator[Path]:
-    """Return an XDG_DATA_HOME of the test's own; stop the embedded server started there."""
-    pytest.importorskip("pgserver")
-    # Under /tmp directly: as root the server runs as pgserver's user (see tests/embedded_server).
-    base = Path(tempfile.mkdtemp(prefix="pgqrs-cli-embedded-"))
-    yield base
-    data = base / "pgqrs" / "embedded"
-    if data.exists():
-        embedded_server.stop(base, data)
-    shutil.rmtree(base, ignore_errors=True)
-
-
 def test_without_any_dsn_the_cli_uses_the_embedded_server(unconfigured: runner.Cli, data_home: Path) -> None:
     home = unconfigured.with_environment(XDG_DATA_HOME=str(data_home))
     installed = home.run("install").expect(0)

@@ -18,6 +18,7 @@ import typer
 
 import pgqrs
 from pgqrs.cli import (
+    app_running,
     archive_commands,
     bench_command,
     demo_command,
@@ -172,8 +173,11 @@ def run(arguments: Sequence[str] | None = None) -> int:
             standalone_mode=False,
             obj=session,
         )
+        code = result if isinstance(result, int) else failures.OK
     except BaseException as error:  # every failure ends as one line and an exit code
         if isinstance(error, SystemExit):
             raise
-        return failures.handle(error, session)
-    return result if isinstance(result, int) else failures.OK
+        code = failures.handle(error, session)
+    if session.exit_at_once:
+        app_running.exit_now(code)
+    return code

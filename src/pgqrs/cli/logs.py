@@ -35,6 +35,15 @@ class RedactingFormatter(logging.Formatter):
         return self._redact(super().format(record))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is when each record comes: a live display that stands in for
+    it (`pgqrs worker run` on a terminal) then shows the log lines above its own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure(level_name: str, destination: str, path: str, redact: Callable[[str], str]) -> None:
     """Send every log record at `level_name` or above to stderr or to the file `path`.
 
@@ -46,7 +55,7 @@ def configure(level_name: str, destination: str, path: str, redact: Callable[[st
     if destination == "file":
         handler = logging.FileHandler(path, encoding="utf-8")
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(redact))
     root = logging.getLogger()
     for old in list(root.handlers):

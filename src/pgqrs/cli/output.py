@@ -16,17 +16,19 @@ import os
 import shutil
 import stat
 import sys
+import types
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from rich import box
 from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from pgqrs import models
+from pgqrs import models, runtime
 from pgqrs.cli import session as session_module
 
 # (attribute, header) pairs: which fields a list shows in a table, and under what heading.
@@ -54,6 +56,14 @@ WORKER_COLUMNS: list[Column] = [
     ("pid", "pid"),
     ("status", "status"),
     ("heartbeat_at", "heartbeat_at"),
+]
+RUN_STATS_COLUMNS: list[Column] = [
+    ("queue", "queue"),
+    ("handled", "handled"),
+    ("succeeded", "succeeded"),
+    ("retried", "retried"),
+    ("dead_lettered", "dead_lettered"),
+    ("released", "released"),
 ]
 METRICS_COLUMNS: list[Column] = [
     ("queue_name", "queue"),
@@ -98,6 +108,25 @@ def show_records(
     if not records:
         _write(session, empty + "\n")
         return
+    _write(session, _render(_records_table(session, records, columns)))
+
+
+def show_run_stats(session: session_module.Session, stats: runtime.RunStats, queues: Sequence[str]) -> None:
+    """Write what a worker run did: `stats.as_dict()` as JSON, or a table of `queues` and a total."""
+    if session.json:
+        _write(session, _json(session, stats.as_dict()))
+        return
+    rows = [_stats_row(name, stats.by_queue.get(name, runtime.RunStats())) for name in queues]
+    rows.append(_stats_row("total", stats))
+    _write(session, _render(_records_table(session, rows, RUN_STATS_COLUMNS)))
+
+
+def _stats_row(queue: str, stats: runtime.RunStats) -> types.SimpleNamespace:
+    counts = {name: getattr(stats, name) for name in runtime.SETTLEMENT_FIELDS}
+    return types.SimpleNamespace(queue=queue, **counts)
+
+
+def _records_table(session: session_module.Session, records: Sequence[Any], columns: list[Column]) -> Table:
     rule = _ASCII_HEAD if _ascii_only(session) else box.SIMPLE_HEAD
     table = Table(box=rule, show_edge=False, pad_edge=False, collapse_padding=True)
     for attribute, header in columns:
@@ -109,7 +138,7 @@ def show_records(
         )
     for record in records:
         table.add_row(*(_text(session, getattr(record, attribute)) for attribute, _header in columns))
-    _write(session, _render(table))
+    return table
 
 
 def show_document(session: session_module.Session, document: Any, text: str) -> None:
@@ -213,3 +242,40 @@ def _size(stream: BinaryIO) -> int | None:
     except (OSError, ValueError):
         return None
     return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+@contextlib.contextmanager
+def live_run_stats(
+    queues: Sequence[str], current: Callable[[], tuple[runtime.RunStats, str]]
+) -> Iterator[None]:
+    """Show a worker run's counts per queue while it runs, when stderr is a terminal.
+
+    `current` returns the statistics so far and the run's state ("working", "stopping", ...);
+    the lines are redrawn twice a second, below any log line, and removed at the end.
+    """
+    if not sys.stderr.isatty():
+        yield
+        return
+
+    def lines() -> Text:
+        stats, state = current()
+        width = max(len(name) for name in queues)
+        shown = [f"pgqrs worker: {state}"]
+        for name in queues:
+            counts = stats.by_queue.get(name, runtime.RunStats())
+            shown.append(
+                f"  {name:<{width}}  handled {counts.handled}  succeeded {counts.succeeded}  "
+                f"retried {counts.retried}  dead-lettered {counts.dead_lettered}"
+            )
+        return Text("\n".join(shown), no_wrap=True, overflow="ellipsis")
+
+    console = Console(stderr=True, highlight=False, emoji=False)
+    # Printed output goes above the lines when it is bound for the same terminal; to a file, as is.
+    with Live(
+        get_renderable=lines,
+        console=console,
+        refresh_per_second=2,
+        transient=True,
+        redirect_stdout=sys.stdout.isatty(),
+    ):
+        yield

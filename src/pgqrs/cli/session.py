@@ -52,6 +52,9 @@ class Session:
         self.options_applied = False
         self._config: config_module.Config | None = None
         self.embedded_fallback = False
+        # Set by a command that leaves threads nothing can stop (`worker run` after giving up
+        # running handlers): the process exits without waiting for them (app_running.exit_now).
+        self.exit_at_once = False
 
     @property
     def json(self) -> bool:

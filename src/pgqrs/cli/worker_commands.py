@@ -1,4 +1,4 @@
-"""`pgqrs worker list|remove-stale`: the consumers registered in pgqrs_workers."""
+"""`pgqrs worker run|list|remove-stale`: run an app's handlers; the workers in pgqrs_workers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,98 @@ from typing import Annotated
 
 import typer
 
-from pgqrs.cli import options, output
+import pgqrs
+from pgqrs.cli import app_loading, app_running, failures, options, output
+from pgqrs.cli import session as session_module
 
-app = typer.Typer(help="List registered workers and remove stale ones.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run an app's handlers; list registered workers and remove stale ones.", no_args_is_help=True
+)
+
+_Target = Annotated[
+    str,
+    typer.Argument(
+        help="The app: a pgqrs.App or pgqrs.sync.App (the current directory is importable).",
+        metavar="MODULE:ATTR",
+        show_default=False,
+    ),
+]
+_Queues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        help="Work only this queue's handler; repeat for several (default: every handler's).",
+        metavar="NAME",
+        show_default=False,
+    ),
+]
+_Concurrency = Annotated[
+    int | None,
+    typer.Option(min=1, help="Messages each handler runs at once (overrides the app's).", show_default=False),
+]
+_UntilEmpty = Annotated[
+    bool, typer.Option("--until-empty", help="Exit once the queues hold nothing to do, retries included.")
+]
+_ShutdownTimeout = Annotated[
+    float,
+    typer.Option(
+        "--shutdown-timeout",
+        help="Seconds running handlers get to finish after SIGTERM or Ctrl-C.",
+        metavar="SECONDS",
+        callback=options.check_seconds,
+    ),
+]
+
+
+@app.command("run")
+def run_app(
+    context: typer.Context,
+    target: _Target,
+    queues: _Queues = None,
+    concurrency: _Concurrency = None,
+    until_empty: _UntilEmpty = False,
+    shutdown_timeout: _ShutdownTimeout = 30.0,
+) -> None:
+    """Run an app's handlers until SIGTERM or Ctrl-C (graceful; a second signal: at once, exit 130).
+
+    On a terminal a live line per queue counts what was handled; elsewhere each failure is a log line.
+
+    At the end it prints the run's counts (--format json: RunStats.as_dict()).
+    """
+    session = options.session_of(context)
+    worker_app = app_loading.load(target)
+    worked = app_loading.queues_to_work(worker_app, target, queues)
+    config = session.config()
+    if session.embedded_fallback:
+        session_module.announce_embedded()
+    state = ["working"]
+
+    def stopping(signals: int) -> None:
+        if signals == 1:
+            state[0] = "stopping (signal again to stop at once)"
+            output.note(
+                session,
+                f"pgqrs: stopping: running handlers may finish within {shutdown_timeout:g}s; "
+                "signal again to stop at once",
+            )
+
+    def run() -> pgqrs.RunStats:
+        return app_running.run(
+            worker_app,
+            config=config,
+            until_empty=until_empty,
+            shutdown_timeout=shutdown_timeout,
+            queues=worked,
+            concurrency=concurrency,
+        )
+
+    with output.live_run_stats(worked, lambda: (worker_app.stats, state[0])):
+        finished = app_running.work(worker_app, run, stopping)
+    # A blocking handler given up at shutdown still runs on its thread: exit without waiting.
+    session.exit_at_once = finished.gave_up_handlers
+    if finished.stopped_at_once:
+        raise failures.Interrupted(f"stopped at once, {finished.stats.released} message(s) given back")
+    output.show_run_stats(session, finished.stats, worked)
 
 
 @app.command("list")
