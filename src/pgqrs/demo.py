@@ -2,12 +2,15 @@
 
 Installs the schema if needed, creates a queue of its own (``demo_<random>``: demos running at
 once on one database never take each other's messages), enqueues N messages in batches, drains
-them with W concurrent consumers that archive what they process, then checks that every message
-was archived exactly once and reports throughput. The queue, its archive and its workers are
+them with the worker runtime, then checks that every message was archived exactly once and
+reports throughput. The draining is W apps (`pgqrs.App`, W workers competing for the queue, as
+W processes would), each with one handler of B at once that archives what it handles and
+leases up to its free handlers in one statement. The queue, its archive and its workers are
 removed at the end, however the run ends. Used by the CLI; callable from Python too.
 
-Interrupted (Ctrl-C, which `asyncio.run` turns into cancelling the run), every consumer stops
-and marks its worker stopped before the queue is removed and KeyboardInterrupt is raised.
+Interrupted (Ctrl-C, which `asyncio.run` turns into cancelling the run), every app stops at
+once, gives back what it holds and marks its worker stopped before the queue is removed and
+KeyboardInterrupt is raised.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from pgqrs import config as config_module
 from pgqrs import errors, models
 from pgqrs._async import admin as admin_module
-from pgqrs._async import consumer as consumer_module
+from pgqrs._async import app as app_module
 from pgqrs._async import producer as producer_module
 
 QUEUE_PREFIX = "demo_"
@@ -42,6 +45,7 @@ class DemoSummary:
     enqueue_per_second: float
     process_seconds: float
     process_per_second: float
+    handled: int
     archived: int
     archived_distinct: int
     duplicates_seen: int
@@ -117,6 +121,7 @@ async def _measure(
     seen = await _drain(admin, queue, config, messages, workers, batch_size, work_seconds, report)
     process_seconds = time.perf_counter() - started
 
+    handled = len(seen)
     archived, distinct = await admin.archive.delivery_summary(queue.id)
     metrics = await admin.queue_metrics(queue.queue_name)
     return DemoSummary(
@@ -128,6 +133,7 @@ async def _measure(
         enqueue_per_second=messages / enqueue_seconds if enqueue_seconds else 0.0,
         process_seconds=process_seconds,
         process_per_second=messages / process_seconds if process_seconds else 0.0,
+        handled=handled,
         archived=archived,
         archived_distinct=distinct,
         duplicates_seen=len(seen) - len(set(seen)),
@@ -164,33 +170,40 @@ async def _drain(
     work_seconds: float,
     report: Progress,
 ) -> list[int]:
+    """Work the queue with `workers` apps until it is empty; return the ids their handlers saw."""
     seen: list[int] = []
-
-    async def work() -> None:
-        async with consumer_module.Consumer(admin.pool, queue, config) as consumer:
-            while len(seen) < messages:
-                batch = await consumer.dequeue_batch(batch_size, lock_time=max(30.0, work_seconds * 10))
-                if not batch:
-                    await asyncio.sleep(0.05)
-                    continue
-                if work_seconds:
-                    await asyncio.sleep(work_seconds)
-                done = await consumer.archive_batch([message.id for message in batch])
-                seen.extend(message.id for message, ok in zip(batch, done, strict=True) if ok)
-                report("process", len(seen), messages)
-
-    tasks = [asyncio.create_task(work()) for _ in range(workers)]
+    apps = [_app(queue.queue_name, batch_size, work_seconds, seen) for _ in range(workers)]
+    runs = [asyncio.create_task(app.run(config, until_empty=True)) for app in apps]
+    progress = asyncio.create_task(_report_progress(apps, messages, report))
     try:
-        await asyncio.gather(*tasks)
-    except asyncio.CancelledError:
-        raise  # interrupted: gather has cancelled every consumer already (once, as it must be)
+        await asyncio.gather(*runs)
     except BaseException:
-        for task in tasks:
-            task.cancel()  # one consumer failed: stop the others
+        # Interrupted (gather has cancelled every run), or one app failed: stop them all now.
+        for app in apps:
+            app.stop(immediate=True)
         raise
     finally:
-        # gather returns at the first failure or cancellation while the other consumers still
-        # unwind: wait until each has marked its worker stopped, before the caller removes the
-        # queue and closes the pool under them.
-        await asyncio.wait(tasks)
+        progress.cancel()
+        # Wait until each app has given back what it held and marked its worker stopped,
+        # before the caller removes the queue and closes the pool under them.
+        await asyncio.wait([*runs, progress])
+    report("process", sum(app.stats.succeeded for app in apps), messages)
     return seen
+
+
+def _app(queue_name: str, concurrency: int, work_seconds: float, seen: list[int]) -> app_module.App:
+    app = app_module.App()
+
+    @app.handler(queue_name, concurrency=concurrency, on_success="archive")
+    async def work(message: models.QueueMessage) -> None:
+        seen.append(message.id)
+        if work_seconds:
+            await asyncio.sleep(work_seconds)
+
+    return app
+
+
+async def _report_progress(apps: list[app_module.App], messages: int, report: Progress) -> None:
+    while True:
+        report("process", sum(app.stats.succeeded for app in apps), messages)
+        await asyncio.sleep(0.1)

@@ -19,10 +19,12 @@ def test_demo_reports_rates_and_checks_delivery(cli: runner.Cli) -> None:
     document = summary.expect(0).json()
     assert document["every_message_archived_once"] is True
     assert (document["messages"], document["workers"], document["archived_distinct"]) == (600, 3, 600)
+    assert document["handled"] == 600  # by the worker runtime's handlers
     assert document["metrics"]["archived_count"] == 600
     assert document["enqueue_per_second"] > 0
     table = cli.run("demo", "--messages", "200", "--work-ms", "1").expect(0)
     assert "every message archived exactly once" in table.stdout
+    assert "workers:    2 (pgqrs.App runs), 100 handlers at once each" in table.stdout
     assert "msg/s" in table.stdout
 
 

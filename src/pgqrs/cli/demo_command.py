@@ -23,10 +23,19 @@ from pgqrs.cli import failures, options, output
 from pgqrs.cli import session as session_module
 
 _Count = Annotated[int, typer.Option(min=1, help="Messages to enqueue and process.")]
-_Workers = Annotated[int, typer.Option(min=1, max=64, help="Concurrent consumers.")]
-_Batch = Annotated[int, typer.Option("--batch-size", min=1, max=10_000, help="Messages per batch.")]
+# Each worker is a runtime with connections of its own (fetch, settle, renew, listen): 16 of
+# them stay well within a server's default 100 connections.
+_Workers = Annotated[
+    int, typer.Option(min=1, max=16, help="Workers (pgqrs.App runs) competing for the queue.")
+]
+_Batch = Annotated[
+    int,
+    typer.Option(
+        "--batch-size", min=1, max=10_000, help="Messages per enqueue batch, and handlers per worker at once."
+    ),
+]
 _Work = Annotated[
-    float, typer.Option("--work-ms", min=0, help="Simulated processing time per batch, in milliseconds.")
+    float, typer.Option("--work-ms", min=0, help="Simulated processing time per message, in milliseconds.")
 ]
 
 
@@ -42,10 +51,11 @@ def run_demo(
     batch_size: _Batch = 100,
     work_ms: _Work = 0.0,
 ) -> None:
-    """Run pgqrs end to end: enqueue, consume with WORKERS, archive, check, report throughput.
+    """Run pgqrs end to end: enqueue, work the queue with the worker runtime, check, report msg/s.
 
-    Uses a queue of its own (demo_<random>), removed at the end, even when interrupted. Without
-    any DSN configured it runs on the embedded PostgreSQL server.
+    Uses a queue of its own (demo_<random>), removed at the end, even when interrupted.
+
+    Without any DSN configured it runs on the embedded PostgreSQL server.
     """
     session = options.session_of(context)
     config = session.config()
@@ -81,13 +91,15 @@ def _summary_text(summary: demo.DemoSummary) -> str:
     check = "every message archived exactly once" if summary.every_message_archived_once else "FAILED"
     return "\n".join(
         [
-            f"queue {summary.queue_name!r}: {summary.messages} messages, {summary.workers} workers, "
-            f"batches of {summary.batch_size}",
+            f"queue {summary.queue_name!r}: {summary.messages} messages in batches of {summary.batch_size}",
+            f"workers:    {summary.workers} (pgqrs.App runs), {summary.batch_size} handlers at once each",
             f"enqueue:    {summary.enqueue_per_second:>10,.0f} msg/s ({summary.enqueue_seconds:.2f} s)",
             f"processing: {summary.process_per_second:>10,.0f} msg/s ({summary.process_seconds:.2f} s)",
             f"metrics:    total={metrics.total_messages} pending={metrics.pending_count} "
             f"locked={metrics.locked_count} archived={metrics.archived_count} "
             f"dead={metrics.dead_letter_count}",
-            f"check:      {summary.archived} archived, {summary.archived_distinct} distinct: {check}",
+            f"handled:    {summary.handled} by the handlers, {summary.archived} archived "
+            f"({summary.archived_distinct} distinct)",
+            f"check:      {check}",
         ]
     )
