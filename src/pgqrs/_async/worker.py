@@ -168,7 +168,14 @@ class QueueWorker:
 
     def _log_failure(self, message: models.QueueMessage, outcome: runtime.Outcome) -> None:
         summary = (outcome.error or "").split("\n", 1)[0]
-        if outcome.settlement == "retry":
+        if outcome.settlement == "retry" and outcome.error is None:  # Retry(delay): asked, not failed
+            logger.info(
+                "queue %s: message %d will be tried again in %gs, as its handler asked",
+                self.handler.queue,
+                message.id,
+                outcome.delay,
+            )
+        elif outcome.settlement == "retry":
             logger.warning(
                 "queue %s: message %d failed on attempt %d (%s); retrying in %.1fs",
                 self.handler.queue,

@@ -108,6 +108,25 @@ def test_retry_and_discard_do_what_the_handler_asks(fast: pgqrs.Config, raw: Raw
     assert reason == ("not for us",)
 
 
+def test_a_retry_the_handler_asks_for_is_logged_as_such_not_as_a_failure(
+    fast: pgqrs.Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill(fast, "asked", [{"n": 1}])
+    app = pgqrs.App()
+
+    @app.handler("asked")
+    def work(message: pgqrs.QueueMessage) -> None:
+        if message.attempt == 1:
+            raise pgqrs.Retry(0.1)
+
+    with caplog.at_level(logging.INFO, logger="pgqrs.worker"):
+        stats = app.run(fast, until_empty=True)
+    assert (stats.retried, stats.succeeded) == (1, 1)
+    logged = [(record.levelname, record.getMessage()) for record in caplog.records]
+    about_it = [(level, text) for level, text in logged if "message 1" in text]
+    assert about_it == [("INFO", "queue asked: message 1 will be tried again in 0.1s, as its handler asked")]
+
+
 def test_until_empty_waits_for_retries_not_for_delayed_messages(fast: pgqrs.Config, raw: Raw) -> None:
     with pgqrs.PgqrsAdmin.connect(fast) as admin:
         admin.install()
