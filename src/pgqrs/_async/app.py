@@ -245,9 +245,11 @@ class App:
         queue_ids = [queue_worker.queue_id for queue_worker in workers]
         while not self._stopping.is_set():
             await _compat.wait_event(self._stopping.event, _CHECK_EVERY if until_empty else 1.0)
+            # Nothing held here (running, or waiting to be written), then nothing left in the
+            # database: not the workers' last look, which may be a poll interval old.
             if (
                 until_empty
-                and all(w.empty for w in workers)
+                and not any(w.held_ids() for w in workers)
                 and not await admin.messages.outstanding(queue_ids)
             ):
                 return

@@ -48,7 +48,6 @@ class QueueWorker:
         self.poll_interval = config.poll_interval
         self._timeout = config.connection_timeout_seconds
         self.settler = settler.Settler(consumer, handler.queue, stats)
-        self.empty = False  # the last look found nothing, and nothing is running or unsettled
         self._stopping = stopping
         self._pool = _compat.HandlerPool(handler.concurrency, f"pgqrs-{handler.queue}")
         self._running: dict[int, _Running] = {}
@@ -113,7 +112,6 @@ class QueueWorker:
             contexts = await self._trace_contexts(messages)
             for message in messages:
                 self._start(message, contexts.get(message.id))
-            self.empty = not messages and not self.held_ids()
             if len(messages) < free:
                 await self._idle()
 
@@ -141,7 +139,6 @@ class QueueWorker:
         running = _Running(message)
         with self._state:
             self._running[message.id] = running
-            self.empty = False
         running.handle = self._pool.submit(self._handle, message, trace_context)
 
     async def _handle(self, message: models.QueueMessage, trace_context: str | None = None) -> None:

@@ -11,6 +11,7 @@ import time
 import datetime
 import inspect
 import logging
+from time import monotonic
 from typing import Any
 
 import psycopg
@@ -147,6 +148,25 @@ def test_until_empty_waits_for_retries_not_for_delayed_messages(fast: pgqrs.Conf
     assert handled == ["now", "now"] and stats.succeeded == 1
     left = raw.execute(f'SELECT payload ->> %s FROM "{fast.schema}".pgqrs_messages', ("n",)).fetchall()
     assert left == [("in an hour",)]
+
+
+def test_until_empty_ends_when_the_last_result_is_written_not_a_poll_later(
+    config: pgqrs.Config,
+) -> None:
+    slow_polls = config.replace(poll_interval=60)
+    fill(slow_polls, "last", [{"seconds": 0}, {"seconds": 1}])
+    app = pgqrs.App()
+
+    # The worker looks at the queue again as the quick one ends, finds nothing while the slow
+    # one still runs, and idles for a poll interval: the run must not wait for that.
+    @app.handler("last", concurrency=2)
+    def work(message: pgqrs.QueueMessage) -> None:
+        time.sleep(message.payload["seconds"])
+
+    started = monotonic()
+    stats = app.run(slow_polls, until_empty=True)
+    assert stats.succeeded == 2
+    assert monotonic() - started < 30  # a minute without the fix, about a second with it
 
 
 def test_leases_are_kept_while_a_handler_runs_three_lock_times(fast: pgqrs.Config, raw: Raw) -> None:
