@@ -117,10 +117,11 @@ async def _measure(
     await _enqueue(producer_module.Producer(admin.pool, queue, config), messages, batch_size, report)
     enqueue_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    seen = await _drain(admin, queue, config, messages, workers, batch_size, work_seconds, report)
-    process_seconds = time.perf_counter() - started
+    drained = _Drained(started=time.perf_counter())
+    await _drain(admin, queue, config, messages, workers, batch_size, work_seconds, report, drained)
+    process_seconds = (drained.archived_all_at or time.perf_counter()) - drained.started
 
+    seen = drained.seen
     handled = len(seen)
     archived, distinct = await admin.archive.delivery_summary(queue.id)
     metrics = await admin.queue_metrics(queue.queue_name)
@@ -160,6 +161,26 @@ async def _enqueue(
         report("enqueue", sent, messages)
 
 
+@dataclasses.dataclass
+class _Drained:
+    """What the apps did: the ids their handlers saw, and when the last message was archived
+    (the processing time ends there: the apps then take a moment to stop)."""
+
+    started: float
+    seen: list[int] = dataclasses.field(default_factory=list)
+    archived_all_at: float | None = None
+    reported: int = -1
+
+    def look(self, apps: list[app_module.App], messages: int, report: Progress) -> None:
+        """Note how many messages the apps have archived; report it if it changed."""
+        archived = sum(app.stats.succeeded for app in apps)
+        if archived >= messages and self.archived_all_at is None:
+            self.archived_all_at = time.perf_counter()
+        if archived != self.reported:
+            self.reported = archived
+            report("process", archived, messages)
+
+
 async def _drain(
     admin: admin_module.PgqrsAdmin,
     queue: models.QueueInfo,
@@ -169,12 +190,12 @@ async def _drain(
     batch_size: int,
     work_seconds: float,
     report: Progress,
-) -> list[int]:
-    """Work the queue with `workers` apps until it is empty; return the ids their handlers saw."""
-    seen: list[int] = []
-    apps = [_app(queue.queue_name, batch_size, work_seconds, seen) for _ in range(workers)]
+    drained: _Drained,
+) -> None:
+    """Work the queue with `workers` apps until it is empty."""
+    apps = [_app(queue.queue_name, batch_size, work_seconds, drained.seen) for _ in range(workers)]
     runs = [asyncio.create_task(app.run(config, until_empty=True)) for app in apps]
-    progress = asyncio.create_task(_report_progress(apps, messages, report))
+    watch = asyncio.create_task(_watch(apps, messages, report, drained))
     try:
         await asyncio.gather(*runs)
     except BaseException:
@@ -183,12 +204,11 @@ async def _drain(
             app.stop(immediate=True)
         raise
     finally:
-        progress.cancel()
+        watch.cancel()
         # Wait until each app has given back what it held and marked its worker stopped,
         # before the caller removes the queue and closes the pool under them.
-        await asyncio.wait([*runs, progress])
-    report("process", sum(app.stats.succeeded for app in apps), messages)
-    return seen
+        await asyncio.wait([*runs, watch])
+    drained.look(apps, messages, report)  # the last count, however soon the apps ended
 
 
 def _app(queue_name: str, concurrency: int, work_seconds: float, seen: list[int]) -> app_module.App:
@@ -203,7 +223,8 @@ def _app(queue_name: str, concurrency: int, work_seconds: float, seen: list[int]
     return app
 
 
-async def _report_progress(apps: list[app_module.App], messages: int, report: Progress) -> None:
+async def _watch(apps: list[app_module.App], messages: int, report: Progress, drained: _Drained) -> None:
+    """Report progress as the apps archive, and note when they have archived every message."""
     while True:
-        report("process", sum(app.stats.succeeded for app in apps), messages)
-        await asyncio.sleep(0.1)
+        drained.look(apps, messages, report)
+        await asyncio.sleep(0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from pgqrs import demo, sync
 
@@ -31,6 +32,18 @@ def test_demo_runs_end_to_end_and_checks_delivery(config: sync.Config) -> None:
     assert summary.queue_name.startswith("demo_")
     with sync.PgqrsAdmin.connect(config) as admin:  # the queue, its archive and workers are gone
         assert (admin.list_queues(), admin.list_workers(), admin.archive.count()) == ([], [], 0)
+
+
+def test_the_processing_time_ends_when_the_last_message_is_archived(config: sync.Config) -> None:
+    # The progress display takes 5 s over the final count: after the last archive, so not
+    # processing time (nor is the time the workers take to stop).
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "process" and done == total:
+            time.sleep(5)
+
+    summary = demo.run(config, messages=100, workers=1, batch_size=50, progress=progress)
+    assert summary.every_message_archived_once
+    assert 0 < summary.process_seconds < 5
 
 
 def test_demos_at_once_each_use_a_queue_of_their_own(config: sync.Config) -> None:
