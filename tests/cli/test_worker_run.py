@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import signal
 import textwrap
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.cli import runner, terminal
 ASYNC_APP = """
 import asyncio
 import pathlib
+import time
 
 import pgqrs
 
@@ -43,7 +45,7 @@ async def build_report(message: pgqrs.QueueMessage) -> None: ...
 
 @app.handler("slow", concurrency=2)
 async def slow(message: pgqrs.QueueMessage) -> None:
-    await asyncio.sleep(message.payload["seconds"])
+    await asyncio.to_thread(time.sleep, message.payload["seconds"])  # a blocking call, as apps do
 
 
 @app.handler("gated", concurrency=3)
@@ -194,24 +196,63 @@ def test_sigterm_stops_gracefully_and_loses_nothing(
     assert [worker.status for worker in admin.list_workers("slow")] == ["stopped"]
 
 
-@pytest.mark.parametrize("target", ["tasks:app", "sync_tasks:app"])
-def test_a_second_signal_gives_running_messages_back_and_exits_130(
-    worker: runner.Cli, admin: sync.PgqrsAdmin, raw: Raw, schema: str, target: str
+def test_the_handlers_metrics_are_served_on_the_metrics_port(
+    worker: runner.Cli, admin: sync.PgqrsAdmin
 ) -> None:
-    # Handlers that would run for ten minutes: blocking ones cannot be stopped, yet it exits.
-    slow = send(admin, "slow", [{"seconds": 600} for _ in range(3)])
+    emails = send(admin, "emails", [{"to": "a"}, {"to": "b"}])
 
+    with worker.started("worker", "run", "tasks:app", "--queue", "emails", "--metrics-port", "0") as running:
+        running.wait_for_stderr("/metrics\n")
+        address = re.search(r"handler metrics at (http://\S+/metrics)", running.stderr_read.decode())
+        assert address is not None
+        runner.wait_until(lambda: admin.archive.count_by_fk(emails.id) == 2, "both handled")
+        with urllib.request.urlopen(address.group(1), timeout=30) as response:
+            exposition = response.read().decode()
+        result = running.signal(signal.SIGTERM)
+
+    assert result.code == 0
+    assert 'pgqrs_worker_messages_processed_total{queue="emails"} 2.0' in exposition
+
+
+def stop_twice(worker: runner.Cli, admin: sync.PgqrsAdmin, target: str) -> runner.Result:
+    """Run `target` on a queue of ten-minute handlers; stop it twice once two are running."""
     with worker.started("worker", "run", target, "--queue", "slow") as running:
         runner.wait_until(lambda: admin.queue_metrics("slow").locked_count == 2, "two messages leased")
         running.process.send_signal(signal.SIGTERM)
         running.wait_for_stderr("pgqrs: stopping")
-        result = running.signal(signal.SIGINT, rules=False)  # the runtime's warning, then the error
+        return running.signal(signal.SIGINT, rules=False)  # the runtime's warnings, then the error
 
-    assert result.code == 130
-    assert result.stdout == ""
+
+def test_a_second_signal_gives_running_messages_back_and_exits_130(
+    worker: runner.Cli, admin: sync.PgqrsAdmin, raw: Raw, schema: str
+) -> None:
+    slow = send(admin, "slow", [{"seconds": 600} for _ in range(3)])
+
+    result = stop_twice(worker, admin, "tasks:app")  # ten minutes, were the threads waited for
+
+    assert (result.code, result.stdout) == (130, "")
     given_back = "pgqrs: error: interrupted: stopped at once, 2 message(s) given back"
     assert result.stderr.splitlines()[-1] == given_back
     assert untouched(raw, schema, slow) == 3  # visible at once, the deliveries not counted
+
+
+def test_a_second_signal_exits_130_while_blocking_handlers_still_run(
+    worker: runner.Cli, admin: sync.PgqrsAdmin, raw: Raw, schema: str
+) -> None:
+    slow = send(admin, "slow", [{"seconds": 600} for _ in range(3)])
+
+    result = stop_twice(worker, admin, "sync_tasks:app")  # ten minutes, were the threads waited for
+
+    assert (result.code, result.stdout) == (130, "")
+    none_given_back = "pgqrs: error: interrupted: stopped at once, 0 message(s) given back"
+    assert result.stderr.splitlines()[-1] == none_given_back
+    # Their messages were not given back while the handlers might still run: they come back when
+    # their leases end (the default lock time, 5 s), the third one never touched.
+    assert "2 handler(s) still running at shutdown; their messages come back when their leases end" in (
+        result.stderr
+    )
+    assert untouched(raw, schema, slow) == 1
+    runner.wait_until(lambda: admin.queue_metrics("slow").pending_count == 3, "the leases to end")
 
 
 def test_live_counts_on_a_terminal_below_the_log_lines(
@@ -253,6 +294,7 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     ),
     (["tasks:app", "--concurrency", "0"], "Invalid value for '--concurrency'"),
     (["tasks:app", "--shutdown-timeout", "-1"], "must be a finite, non-negative number of seconds"),
+    (["tasks:app", "--metrics-port", "65536"], "Invalid value for '--metrics-port'"),
 ]
 
 

@@ -2,29 +2,29 @@
 
 The first signal stops the app gracefully (`app.stop()`): nothing more is fetched and running
 handlers may finish within the shutdown timeout. A second one stops it at once
-(`app.stop(immediate=True)`): running messages are given back.
+(`app.stop(immediate=True)`): what still runs is stopped or given up (see `App.stop`).
 
-The app runs on a thread and the main thread only waits, because Python runs signal handlers on
-the main thread between two bytecodes: a handler that called `app.stop()` there could land
-while that thread holds the very lock `stop()` takes (a blocking app waits on its stop event in
-`run`) and deadlock. Here the handler only counts, and the waiting loop calls `stop()`.
+The app runs on a thread and the main thread only waits, the same way for async and blocking
+apps: Python runs signal handlers on the main thread between two bytecodes, wherever it is, so
+the handler only counts and the waiting loop calls `stop()`, from plain code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
 import pgqrs
-from pgqrs.cli import app_loading
+from pgqrs.cli import app_loading, failures
 
 logger = logging.getLogger("pgqrs.cli")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -44,8 +44,8 @@ class Finished:
         return self.signals >= 2
 
     @property
-    def gave_up_handlers(self) -> bool:
-        """Return True when handlers were still running at the end (their messages given back)."""
+    def stopped_handlers(self) -> bool:
+        """Return True when handlers still ran at the end (stopped, or given up)."""
         return self.stopped_at_once or self.stats.released > 0
 
 
@@ -116,12 +116,47 @@ def _run_async(app: pgqrs.App, **arguments: Any) -> pgqrs.RunStats:
         loop.close()
 
 
+@contextlib.contextmanager
+def metrics_served(port: int | None, host: str, note: Callable[[str], None]) -> Iterator[None]:
+    """Serve this process's handler metrics at http://host:port/metrics while the block runs.
+
+    Nothing when `port` is None; port 0 takes a free one, and `note` is told where they are.
+
+    Raises:
+        UsageFailure: prometheus-client is not installed.
+        CommandFailed: The port cannot be listened on.
+    """
+    if port is None:
+        yield
+        return
+    try:
+        from pgqrs import metrics
+    except ImportError as error:
+        if error.name != "prometheus_client":
+            raise
+        raise failures.UsageFailure(
+            "--metrics-port needs prometheus-client: pip install 'pgqrs-py[metrics]'"
+        ) from None
+    try:
+        served = metrics.serve(port, host)
+    except OSError as error:
+        raise failures.CommandFailed(
+            f"cannot serve metrics on {host}:{port}: {error.strerror or error}"
+        ) from None
+    note(f"pgqrs: handler metrics at http://{host}:{served.port}/metrics")
+    try:
+        yield
+    finally:
+        served.close()
+
+
 def exit_now(code: int) -> None:
     """Exit with `code` once the output is flushed, without waiting for any thread.
 
-    For a run whose handlers were given up at shutdown: a blocking handler keeps running on its
-    pool thread, and the interpreter would wait for it at exit (concurrent.futures joins its
-    threads, daemon or not). atexit handlers do not run.
+    For a run stopped while handlers ran: a blocking call one made can go on in a thread (an
+    async handler's `asyncio.to_thread`, cancelled but not stopped), and the interpreter would
+    wait for it at exit (concurrent.futures joins its threads, daemon or not). atexit handlers
+    do not run.
     """
     logging.shutdown()
     sys.stdout.flush()

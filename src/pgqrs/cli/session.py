@@ -52,7 +52,7 @@ class Session:
         self.options_applied = False
         self._config: config_module.Config | None = None
         self.embedded_fallback = False
-        # Set by a command that leaves threads nothing can stop (`worker run` after giving up
+        # Set by a command that may leave threads nothing can stop (`worker run` after stopping
         # running handlers): the process exits without waiting for them (app_running.exit_now).
         self.exit_at_once = False
 

@@ -48,6 +48,21 @@ _ShutdownTimeout = Annotated[
     ),
 ]
 
+_MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve the handlers' Prometheus metrics on this port (0: any free one; the metrics extra).",
+        metavar="PORT",
+        show_default=False,
+    ),
+]
+_MetricsHost = Annotated[
+    str, typer.Option("--metrics-host", help="Address the metrics are served on.", metavar="HOST")
+]
+
 
 @app.command("run")
 def run_app(
@@ -57,6 +72,8 @@ def run_app(
     concurrency: _Concurrency = None,
     until_empty: _UntilEmpty = False,
     shutdown_timeout: _ShutdownTimeout = 30.0,
+    metrics_port: _MetricsPort = None,
+    metrics_host: _MetricsHost = "127.0.0.1",
 ) -> None:
     """Run an app's handlers until SIGTERM or Ctrl-C (graceful; a second signal: at once, exit 130).
 
@@ -91,10 +108,13 @@ def run_app(
             concurrency=concurrency,
         )
 
-    with output.live_run_stats(worked, lambda: (worker_app.stats, state[0])):
+    with (
+        app_running.metrics_served(metrics_port, metrics_host, lambda text: output.note(session, text)),
+        output.live_run_stats(worked, lambda: (worker_app.stats, state[0])),
+    ):
         finished = app_running.work(worker_app, run, stopping)
-    # A blocking handler given up at shutdown still runs on its thread: exit without waiting.
-    session.exit_at_once = finished.gave_up_handlers
+    # A blocking call of a handler stopped at shutdown may still run on a thread: do not wait.
+    session.exit_at_once = finished.stopped_handlers
     if finished.stopped_at_once:
         raise failures.Interrupted(f"stopped at once, {finished.stats.released} message(s) given back")
     output.show_run_stats(session, finished.stats, worked)
