@@ -161,9 +161,12 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the counts as plain data (for JSON)."""
-        totals = {name: getattr(self, name) for name in SETTLEMENT_FIELDS}
-        totals["by_queue"] = {queue: stats.as_dict() for queue, stats in sorted(self.by_queue.items())}
+        totals: dict[str, Any] = self._counts()
+        totals["by_queue"] = {queue: stats._counts() for queue, stats in sorted(self.by_queue.items())}
         return totals
+
+    def _counts(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SETTLEMENT_FIELDS}
 
 
 SETTLEMENT_FIELDS = ("handled", "succeeded", "retried", "dead_lettered", "released")

@@ -10,6 +10,7 @@ renews the leases of every message not yet settled.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import time
 from typing import Any
@@ -20,6 +21,8 @@ from pgqrs._async import _compat, settler, tables
 from pgqrs._async import consumer as consumer_module
 
 logger = logging.getLogger("pgqrs.worker")
+# Pending early looks kept at most (a retry storm does not grow the heap without bound).
+_MOST_LOOKS = 1_000
 
 
 @dataclasses.dataclass
@@ -47,14 +50,16 @@ class QueueWorker:
         self.allowed = handler.retry.attempts(config.max_read_count)
         self.poll_interval = config.poll_interval
         self._timeout = config.connection_timeout_seconds
-        self.settler = settler.Settler(consumer, handler.queue, stats)
+        self.settler = settler.Settler(consumer, handler.queue, stats, self.look_after)
         self._stopping = stopping
         self._pool = _compat.HandlerPool(handler.concurrency, f"pgqrs-{handler.queue}")
         self._running: dict[int, _Running] = {}
         self._state = _compat.ThreadLock()
         self._slot_freed = _compat.Event()
         self._wake = _compat.Event()
-        self._look_again_at = 0.0
+        # When to look at the queue again before the poll interval (monotonic times, a heap):
+        # after a notification (the throttle interval), when a retry written here is due.
+        self._looks: list[float] = []
 
     @property
     def queue_id(self) -> int:
@@ -68,9 +73,15 @@ class QueueWorker:
         enqueue within that interval was not notified (see pgqrs._notify).
         """
         if notified:
-            self._look_again_at = time.monotonic() + _notify.THROTTLE_SECONDS
+            self.look_after(_notify.THROTTLE_SECONDS)
         self._wake.set()
         self._slot_freed.set()
+
+    def look_after(self, seconds: float) -> None:
+        """Look at the queue again `seconds` from now, even if no wake-up comes (from any thread)."""
+        with self._state:
+            if len(self._looks) < _MOST_LOOKS:
+                heapq.heappush(self._looks, time.monotonic() + seconds)
 
     def held_ids(self) -> list[int]:
         """Return every message this worker leased and has not settled (running or handed over)."""
@@ -117,10 +128,11 @@ class QueueWorker:
 
     async def _idle(self) -> None:
         """Wait for a wake-up, the trailing look after a notification, or the poll interval."""
-        wait = self.poll_interval
-        if self._look_again_at:
-            wait = min(wait, max(0.0, self._look_again_at - time.monotonic()))
-            self._look_again_at = 0.0
+        now = time.monotonic()
+        with self._state:
+            while self._looks and self._looks[0] <= now:
+                heapq.heappop(self._looks)
+            wait = min(self.poll_interval, self._looks[0] - now) if self._looks else self.poll_interval
         await _compat.wait_event(self._wake, wait)
 
     async def _trace_contexts(self, messages: list[models.QueueMessage]) -> dict[int, str]:

@@ -11,6 +11,7 @@ lease lapses and the message is delivered again (at least once, never lost).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pgqrs import errors, models, runtime
 from pgqrs._sync import _compat
@@ -27,10 +28,18 @@ Pending = tuple[models.QueueMessage, runtime.Outcome]
 class Settler:
     """Gathers (message, outcome) pairs and writes them in batches."""
 
-    def __init__(self, consumer: consumer_module.Consumer, queue: str, stats: runtime.RunStats) -> None:
+    def __init__(
+        self,
+        consumer: consumer_module.Consumer,
+        queue: str,
+        stats: runtime.RunStats,
+        on_retry: Callable[[float], None] | None = None,
+    ) -> None:
+        """`on_retry(delay)` is told of each retry written (its worker looks again when it is due)."""
         self.consumer = consumer
         self.queue = queue
         self.stats = stats
+        self.on_retry = on_retry
         self._pending: list[Pending] = []
         self._writing: list[Pending] = []
         self._state = _compat.ThreadLock()
@@ -108,6 +117,9 @@ class Settler:
                 _compat.sleep(pause)
                 continue
             self._count(settlement, group, answers)
+            if settlement == "retry" and self.on_retry is not None:
+                for delay in sorted({round(outcome.delay, 2) for _, outcome in group}):
+                    self.on_retry(delay)
             return
 
     def _statement(self, settlement: runtime.Settlement, group: list[Pending]) -> list[bool]:

@@ -359,3 +359,21 @@ async def test_run_without_handlers_or_with_unknown_queues_is_refused(fast: pgqr
 
     with pytest.raises(pgqrs.ValidationError, match="unknown"):
         await app.run(fast, queues=["unknown"])
+
+
+async def test_a_retry_is_picked_up_when_due_not_at_the_next_poll(fast: pgqrs.Config) -> None:
+    await fill(fast, "soon", [{"n": 1}])
+    app = pgqrs.App()
+    attempts: list[int] = []
+
+    @app.handler("soon")
+    async def work(message: pgqrs.QueueMessage) -> None:
+        attempts.append(message.attempt)
+        if message.attempt == 1:
+            raise pgqrs.Retry(0.3)
+
+    started = monotonic()
+    stats = await app.run(fast.replace(poll_interval=60), until_empty=True)
+    # The worker that wrote the retry looks again when it is due, not a poll interval later.
+    assert attempts == [1, 2] and stats.succeeded == 1
+    assert monotonic() - started < 20

@@ -360,3 +360,21 @@ def test_run_without_handlers_or_with_unknown_queues_is_refused(fast: pgqrs.Conf
 
     with pytest.raises(pgqrs.ValidationError, match="unknown"):
         app.run(fast, queues=["unknown"])
+
+
+def test_a_retry_is_picked_up_when_due_not_at_the_next_poll(fast: pgqrs.Config) -> None:
+    fill(fast, "soon", [{"n": 1}])
+    app = pgqrs.App()
+    attempts: list[int] = []
+
+    @app.handler("soon")
+    def work(message: pgqrs.QueueMessage) -> None:
+        attempts.append(message.attempt)
+        if message.attempt == 1:
+            raise pgqrs.Retry(0.3)
+
+    started = monotonic()
+    stats = app.run(fast.replace(poll_interval=60), until_empty=True)
+    # The worker that wrote the retry looks again when it is due, not a poll interval later.
+    assert attempts == [1, 2] and stats.succeeded == 1
+    assert monotonic() - started < 20
