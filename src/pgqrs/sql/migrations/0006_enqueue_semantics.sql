@@ -1,0 +1,129 @@
+-- Version 6: priorities and idempotency keys. New columns with a constant default (or none)
+-- rewrite nothing: instant on any size. The two new indexes are built under this migration's
+-- lock (plain CREATE INDEX: a migration runs in one transaction).
+
+ALTER TABLE {schema}.pgqrs_messages ADD COLUMN priority integer NOT NULL DEFAULT 0;
+ALTER TABLE {schema}.pgqrs_messages ADD COLUMN dedup_key text;
+
+-- At most one live message per queue and key: the unique index decides under concurrency (an
+-- enqueue waits for a concurrent one of the same key to commit or roll back). Partial: messages
+-- without a key cost it nothing. Acknowledging deletes the row, which frees the key.
+CREATE UNIQUE INDEX pgqrs_messages_dedup_idx ON {schema}.pgqrs_messages (queue_id, dedup_key)
+    WHERE dedup_key IS NOT NULL;
+
+-- Highest priority first, then visibility order. The dequeue reads each priority present as a
+-- range of its own (see pgqrs_dequeue), so vt stays a range bound inside a priority.
+DROP INDEX {schema}.pgqrs_messages_dequeue_idx;
+CREATE INDEX pgqrs_messages_dequeue_idx ON {schema}.pgqrs_messages (queue_id, priority DESC, vt, id);
+DROP INDEX {schema}.pgqrs_messages_type_idx;
+CREATE INDEX pgqrs_messages_type_idx ON {schema}.pgqrs_messages
+    ((queue_id::text || ':' || (payload ->> 'type')), priority DESC, vt, id) WHERE payload ? 'type';
+
+DROP FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text);
+
+-- The lease, highest priority first. One index (queue, priority DESC, vt, id) cannot serve
+-- "highest priority among the visible rows" with one range scan: after the priority, vt is no
+-- longer a range bound, and an idle queue with a million delayed messages at a high priority
+-- would read them all on every call. So the function walks the priorities present, highest
+-- first, with one index descent each (a loose index scan: the first entry of the next priority
+-- down is also that priority's earliest vt), skips a priority whose earliest message is not
+-- visible without reading more, and leases from each with an ordered range scan (vt <= now())
+-- until the batch is full. Cost: one descent per priority present above the ones leased from,
+-- plus the rows leased; priorities are bounded (-100..100, checked by the client), so that is
+-- O(batch) whatever the backlog. With every message at priority 0: one descent more than before.
+-- SET clauses as in version 3 (see there): an ordered index scan is the only plan left for each
+-- statement, whatever the statistics say.
+CREATE FUNCTION {schema}.pgqrs_dequeue(
+    p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision,
+    p_message_type text
+) RETURNS TABLE (
+    id bigint, payload jsonb, enqueued_at timestamptz, vt timestamptz, read_ct integer,
+    dequeued_at timestamptz, last_error text, priority integer, dedup_key text
+)
+LANGUAGE plpgsql
+SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_key text;              -- the type index's key: queue id and type
+    v_level integer;         -- the priority being leased from
+    v_earliest timestamptz;  -- its earliest vt
+    v_left integer := p_limit;
+    v_leased integer;
+BEGIN
+    IF p_message_type IS NULL THEN
+        SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
+        WHERE m.queue_id = p_queue_id
+        ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
+        WHILE v_level IS NOT NULL LOOP
+            IF v_earliest <= now() THEN
+                RETURN QUERY
+                WITH candidates AS (
+                    SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                    WHERE m.queue_id = p_queue_id AND m.priority = v_level AND m.vt <= now()
+                    ORDER BY m.priority DESC, m.vt, m.id
+                    LIMIT v_left
+                    FOR UPDATE SKIP LOCKED
+                ), leased AS (
+                    UPDATE {schema}.pgqrs_messages m
+                    SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
+                        dequeued_at = now(), worker_id = p_worker_id
+                    FROM candidates c
+                    WHERE m.id = c.id
+                    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
+                              m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
+                )
+                SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at, l.last_error,
+                       l.priority, l.dedup_key
+                FROM leased l ORDER BY l.visible_since, l.id;
+                GET DIAGNOSTICS v_leased = ROW_COUNT;
+                v_left := v_left - v_leased;
+                EXIT WHEN v_left <= 0;
+            END IF;
+            -- The next priority down; no row sets both to NULL, which ends the loop.
+            SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
+            WHERE m.queue_id = p_queue_id AND m.priority < v_level
+            ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
+        END LOOP;
+    ELSE
+        -- The queue and the type as one key, the first column of pgqrs_messages_type_idx:
+        -- `queue_id = X` would let the planner walk the whole queue in pgqrs_messages_dequeue_idx
+        -- and test each payload (the backlog of other types); this leaves it no such plan.
+        v_key := p_queue_id::text || ':' || p_message_type;
+        SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
+        WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
+        ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
+        WHILE v_level IS NOT NULL LOOP
+            IF v_earliest <= now() THEN
+                RETURN QUERY
+                WITH candidates AS (
+                    SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                    WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
+                      AND m.priority = v_level AND m.vt <= now()
+                    ORDER BY m.priority DESC, m.vt, m.id
+                    LIMIT v_left
+                    FOR UPDATE SKIP LOCKED
+                ), leased AS (
+                    UPDATE {schema}.pgqrs_messages m
+                    SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
+                        dequeued_at = now(), worker_id = p_worker_id
+                    FROM candidates c
+                    WHERE m.id = c.id
+                    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
+                              m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
+                )
+                SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at, l.last_error,
+                       l.priority, l.dedup_key
+                FROM leased l ORDER BY l.visible_since, l.id;
+                GET DIAGNOSTICS v_leased = ROW_COUNT;
+                v_left := v_left - v_leased;
+                EXIT WHEN v_left <= 0;
+            END IF;
+            SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
+            WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
+              AND m.priority < v_level
+            ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
+        END LOOP;
+    END IF;
+END
+$function$;
