@@ -149,6 +149,10 @@ async def driver_connection(connection: object) -> AsyncConnection[Any]:
         connection = await connection.connection()  # type: ignore[attr-defined]
         kind = "async connection"
     if kind == "async connection":
+        if not connection.in_transaction():  # type: ignore[attr-defined]
+            # What SQLAlchemy's autobegin does on its own execute: else its commit() would
+            # not know of this statement, and end nothing (it rolls back on close).
+            await connection.begin()  # type: ignore[attr-defined]
         pooled = await connection.get_raw_connection()  # type: ignore[attr-defined]
         connection = pooled.driver_connection
     if not isinstance(connection, AsyncConnection):

@@ -178,6 +178,10 @@ def driver_connection(connection: object) -> Connection[Any]:
         connection = connection.connection()  # type: ignore[attr-defined]
         kind = "connection"
     if kind == "connection":
+        if not connection.in_transaction():  # type: ignore[attr-defined]
+            # What SQLAlchemy's autobegin does on its own execute: else its commit() would
+            # not know of this statement, and end nothing (it rolls back on close).
+            connection.begin()  # type: ignore[attr-defined]
         connection = connection.connection.driver_connection  # type: ignore[attr-defined]
     if not isinstance(connection, Connection):
         raise _caller.wrong_connection(

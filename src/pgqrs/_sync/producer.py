@@ -45,7 +45,7 @@ class Producer:
     """Enqueues JSON messages (or dataclasses, pydantic models, msgspec Structs) on one queue.
 
     Every enqueue method takes `connection=`: a psycopg Connection (or a SQLAlchemy
-    AsyncSession / Connection on psycopg) whose transaction the message joins: it exists,
+    Session / Connection on psycopg) whose transaction the message joins: it exists,
     and wakes workers, only if that transaction commits (the outbox pattern). pgqrs never commits,
     rolls back or changes that connection. Without it, each call commits on its own.
 

@@ -58,14 +58,15 @@ SELECT inserted.id, inserted.enqueued_at, inserted.vt FROM inserted, woken;
 -- name: message_enqueue_keyed :many
 -- Enqueue with dedup keys (NULL: none): a key with a live message writes nothing, and that
 -- message comes back whole (fresh = false, payload as text); written rows come back as in
--- message_enqueue_batch (fresh = true). The unique index decides under concurrency.
+-- message_enqueue_batch (fresh = true). The unique index decides under concurrency; rows go in
+-- key order, so concurrent batches sharing keys wait for each other but never deadlock.
 WITH inserted AS (
     INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
     SELECT %(queue_id)s, input.payload::jsonb,
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    ORDER BY input.position
+    ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key
 )
@@ -85,7 +86,7 @@ WITH inserted AS (
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    ORDER BY input.position
+    ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key
 ), woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM inserted))
