@@ -81,7 +81,7 @@ def decode(payload: Any, payload_type: type[T]) -> T:
         try:
             return payload_type.model_validate(payload)  # type: ignore[attr-defined, no-any-return]
         except pydantic.ValidationError as error:
-            raise errors.PayloadTypeError(payload_type, _first_lines(str(error))) from None
+            raise errors.PayloadTypeError(payload_type, _pydantic_problems(error.errors())) from None
     if _msgspec_struct(payload_type):
         msgspec = sys.modules["msgspec"]
         try:
@@ -94,8 +94,12 @@ def decode(payload: Any, payload_type: type[T]) -> T:
         raise errors.PayloadTypeError(payload_type, str(error)) from None
 
 
-def _first_lines(text: str, count: int = 7) -> str:
-    return "\n".join(text.splitlines()[:count])
+def _pydantic_problems(found: list[dict[str, Any]]) -> str:
+    """Return pydantic's errors on one line: `$.field: message`, the first three."""
+    problems = [
+        "$" + "".join(f".{part}" for part in problem["loc"]) + f": {problem['msg']}" for problem in found
+    ]
+    return "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
 
 
 @functools.lru_cache(maxsize=256)
