@@ -11,10 +11,15 @@ ALTER TABLE {schema}.pgqrs_messages ADD COLUMN dedup_key text;
 CREATE UNIQUE INDEX pgqrs_messages_dedup_idx ON {schema}.pgqrs_messages (queue_id, dedup_key)
     WHERE dedup_key IS NOT NULL;
 
--- Highest priority first, then visibility order. The dequeue reads each priority present as a
--- range of its own (see pgqrs_dequeue), so vt stays a range bound inside a priority.
+-- Highest priority first, then visibility order. Two partial indexes, each message in one:
+-- priority 0 (the default) keeps the index it had before priorities existed, so a queue that
+-- uses none pays nothing for them (no wider index entry, the same scans); the other priorities
+-- get (queue, priority DESC, vt, id). The dequeue reads each priority present as a range of its
+-- own (see pgqrs_dequeue), so vt stays a range bound inside a priority.
 DROP INDEX {schema}.pgqrs_messages_dequeue_idx;
-CREATE INDEX pgqrs_messages_dequeue_idx ON {schema}.pgqrs_messages (queue_id, priority DESC, vt, id);
+CREATE INDEX pgqrs_messages_dequeue_idx ON {schema}.pgqrs_messages (queue_id, vt, id) WHERE priority = 0;
+CREATE INDEX pgqrs_messages_priority_idx ON {schema}.pgqrs_messages (queue_id, priority DESC, vt, id)
+    WHERE priority <> 0;
 DROP INDEX {schema}.pgqrs_messages_type_idx;
 CREATE INDEX pgqrs_messages_type_idx ON {schema}.pgqrs_messages
     ((queue_id::text || ':' || (payload ->> 'type')), priority DESC, vt, id) WHERE payload ? 'type';
@@ -28,11 +33,12 @@ DROP FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, 
 -- first, with one index descent each (a loose index scan: the first entry of the next priority
 -- down is also that priority's earliest vt), skips a priority whose earliest message is not
 -- visible without reading more, and leases from each with an ordered range scan (vt <= now())
--- until the batch is full. Cost: one descent per priority present above the ones leased from,
--- plus the rows leased; priorities are bounded (-100..100, checked by the client), so that is
--- O(batch) whatever the backlog. With every message at priority 0: one descent more than before.
--- SET clauses as in version 3 (see there): an ordered index scan is the only plan left for each
--- statement, whatever the statistics say.
+-- until the batch is full; priority 0 comes from its own index, between the positive and the
+-- negative ones. Cost: one descent per priority present above the ones leased from, plus the
+-- rows leased; priorities are bounded (-100..100, checked by the client), so that is O(batch)
+-- whatever the backlog. A queue that uses no priority: one descent of an empty index more than
+-- before. SET clauses as in version 3 (see there): an ordered index scan is the only plan left
+-- for each statement, whatever the statistics say.
 CREATE FUNCTION {schema}.pgqrs_dequeue(
     p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision,
     p_message_type text
@@ -45,23 +51,26 @@ SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET j
 AS $function$
 #variable_conflict use_column
 DECLARE
-    v_key text;              -- the type index's key: queue id and type
-    v_level integer;         -- the priority being leased from
-    v_earliest timestamptz;  -- its earliest vt
+    v_key text;                      -- the type index's key: queue id and type
+    v_level integer;                 -- the priority being leased from (not 0)
+    v_earliest timestamptz;          -- its earliest vt
+    v_zero_done boolean := false;    -- priority 0 was leased from
     v_left integer := p_limit;
     v_leased integer;
 BEGIN
     IF p_message_type IS NULL THEN
         SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
-        WHERE m.queue_id = p_queue_id
+        WHERE m.queue_id = p_queue_id AND m.priority <> 0
         ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
-        WHILE v_level IS NOT NULL LOOP
-            IF v_earliest <= now() THEN
+        LOOP
+            IF NOT v_zero_done AND (v_level IS NULL OR v_level < 0) THEN
+                -- Priority 0, from its own index (the literal 0 selects it).
+                v_zero_done := true;
                 RETURN QUERY
                 WITH candidates AS (
                     SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
-                    WHERE m.queue_id = p_queue_id AND m.priority = v_level AND m.vt <= now()
-                    ORDER BY m.priority DESC, m.vt, m.id
+                    WHERE m.queue_id = p_queue_id AND m.priority = 0 AND m.vt <= now()
+                    ORDER BY m.vt, m.id
                     LIMIT v_left
                     FOR UPDATE SKIP LOCKED
                 ), leased AS (
@@ -79,11 +88,39 @@ BEGIN
                 GET DIAGNOSTICS v_leased = ROW_COUNT;
                 v_left := v_left - v_leased;
                 EXIT WHEN v_left <= 0;
+            ELSIF v_level IS NULL THEN
+                EXIT;
+            ELSE
+                IF v_earliest <= now() THEN
+                    RETURN QUERY
+                    WITH candidates AS (
+                        SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                        WHERE m.queue_id = p_queue_id AND m.priority <> 0 AND m.priority = v_level
+                          AND m.vt <= now()
+                        ORDER BY m.priority DESC, m.vt, m.id
+                        LIMIT v_left
+                        FOR UPDATE SKIP LOCKED
+                    ), leased AS (
+                        UPDATE {schema}.pgqrs_messages m
+                        SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
+                            dequeued_at = now(), worker_id = p_worker_id
+                        FROM candidates c
+                        WHERE m.id = c.id
+                        RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
+                                  m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
+                    )
+                    SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at,
+                           l.last_error, l.priority, l.dedup_key
+                    FROM leased l ORDER BY l.visible_since, l.id;
+                    GET DIAGNOSTICS v_leased = ROW_COUNT;
+                    v_left := v_left - v_leased;
+                    EXIT WHEN v_left <= 0;
+                END IF;
+                -- The next priority down; no row sets both to NULL.
+                SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
+                WHERE m.queue_id = p_queue_id AND m.priority <> 0 AND m.priority < v_level
+                ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
             END IF;
-            -- The next priority down; no row sets both to NULL, which ends the loop.
-            SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
-            WHERE m.queue_id = p_queue_id AND m.priority < v_level
-            ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
         END LOOP;
     ELSE
         -- The queue and the type as one key, the first column of pgqrs_messages_type_idx:
