@@ -32,13 +32,14 @@ DROP FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, 
 -- would read them all on every call. So the function walks the priorities present, highest
 -- first, with one index descent each (a loose index scan: the first entry of the next priority
 -- down is also that priority's earliest vt), skips a priority whose earliest message is not
--- visible without reading more, and leases from each with an ordered range scan (vt <= now())
--- until the batch is full; priority 0 comes from its own index, between the positive and the
--- negative ones. Cost: one descent per priority present above the ones leased from, plus the
--- rows leased; priorities are bounded (-100..100, checked by the client), so that is O(batch)
--- whatever the backlog. A queue that uses no priority: one descent of an empty index more than
--- before. SET clauses as in version 3 (see there): an ordered index scan is the only plan left
--- for each statement, whatever the statistics say.
+-- visible without reading more, and selects (locking) from each with an ordered range scan
+-- (vt <= now()) until the batch is full; priority 0 comes from its own index, between the
+-- positive and the negative ones. Cost: one descent per priority present above the ones leased
+-- from, plus the rows leased; priorities are bounded (-100..100, checked by the client), so that
+-- is O(batch) whatever the backlog. A queue that uses no priority: one descent of an empty index
+-- more than version 4. Then, as in version 4, one update by primary key of the ids in order, one
+-- generic plan per statement and connection, and SET clauses that leave each statement only its
+-- ordered index scan whatever the statistics say (see versions 3 and 4).
 CREATE FUNCTION {schema}.pgqrs_dequeue(
     p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision,
     p_message_type text
@@ -48,15 +49,15 @@ CREATE FUNCTION {schema}.pgqrs_dequeue(
 )
 LANGUAGE plpgsql
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $function$
 #variable_conflict use_column
 DECLARE
+    leased_ids bigint[] := ARRAY[]::bigint[];  -- in delivery order
     v_key text;                      -- the type index's key: queue id and type
-    v_level integer;                 -- the priority being leased from (not 0)
+    v_level integer;                 -- the priority being leased from (not 0 without a type)
     v_earliest timestamptz;          -- its earliest vt
     v_zero_done boolean := false;    -- priority 0 was leased from
-    v_left integer := p_limit;
-    v_leased integer;
 BEGIN
     IF p_message_type IS NULL THEN
         SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
@@ -66,95 +67,54 @@ BEGIN
             IF NOT v_zero_done AND (v_level IS NULL OR v_level < 0) THEN
                 -- Priority 0, from its own index (the literal 0 selects it).
                 v_zero_done := true;
-                RETURN QUERY
-                WITH candidates AS (
-                    SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                leased_ids := leased_ids || ARRAY(
+                    SELECT m.id FROM {schema}.pgqrs_messages m
                     WHERE m.queue_id = p_queue_id AND m.priority = 0 AND m.vt <= now()
                     ORDER BY m.vt, m.id
-                    LIMIT v_left
+                    LIMIT p_limit - cardinality(leased_ids)
                     FOR UPDATE SKIP LOCKED
-                ), leased AS (
-                    UPDATE {schema}.pgqrs_messages m
-                    SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
-                        dequeued_at = now(), worker_id = p_worker_id
-                    FROM candidates c
-                    WHERE m.id = c.id
-                    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
-                              m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
-                )
-                SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at, l.last_error,
-                       l.priority, l.dedup_key
-                FROM leased l ORDER BY l.visible_since, l.id;
-                GET DIAGNOSTICS v_leased = ROW_COUNT;
-                v_left := v_left - v_leased;
-                EXIT WHEN v_left <= 0;
+                );
             ELSIF v_level IS NULL THEN
                 EXIT;
             ELSE
                 IF v_earliest <= now() THEN
-                    RETURN QUERY
-                    WITH candidates AS (
-                        SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                    leased_ids := leased_ids || ARRAY(
+                        SELECT m.id FROM {schema}.pgqrs_messages m
                         WHERE m.queue_id = p_queue_id AND m.priority <> 0 AND m.priority = v_level
                           AND m.vt <= now()
                         ORDER BY m.priority DESC, m.vt, m.id
-                        LIMIT v_left
+                        LIMIT p_limit - cardinality(leased_ids)
                         FOR UPDATE SKIP LOCKED
-                    ), leased AS (
-                        UPDATE {schema}.pgqrs_messages m
-                        SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
-                            dequeued_at = now(), worker_id = p_worker_id
-                        FROM candidates c
-                        WHERE m.id = c.id
-                        RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
-                                  m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
-                    )
-                    SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at,
-                           l.last_error, l.priority, l.dedup_key
-                    FROM leased l ORDER BY l.visible_since, l.id;
-                    GET DIAGNOSTICS v_leased = ROW_COUNT;
-                    v_left := v_left - v_leased;
-                    EXIT WHEN v_left <= 0;
+                    );
+                    EXIT WHEN cardinality(leased_ids) >= p_limit;
                 END IF;
                 -- The next priority down; no row sets both to NULL.
                 SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
                 WHERE m.queue_id = p_queue_id AND m.priority <> 0 AND m.priority < v_level
                 ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
             END IF;
+            EXIT WHEN cardinality(leased_ids) >= p_limit;
         END LOOP;
     ELSE
         -- The queue and the type as one key, the first column of pgqrs_messages_type_idx:
         -- `queue_id = X` would let the planner walk the whole queue in pgqrs_messages_dequeue_idx
-        -- and test each payload (the backlog of other types); this leaves it no such plan.
+        -- and test each payload (the backlog of other types); this leaves it no such plan. Every
+        -- priority is in that one index: the same walk, priority 0 included.
         v_key := p_queue_id::text || ':' || p_message_type;
         SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
         WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
         ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
         WHILE v_level IS NOT NULL LOOP
             IF v_earliest <= now() THEN
-                RETURN QUERY
-                WITH candidates AS (
-                    SELECT m.id, m.vt FROM {schema}.pgqrs_messages m
+                leased_ids := leased_ids || ARRAY(
+                    SELECT m.id FROM {schema}.pgqrs_messages m
                     WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
                       AND m.priority = v_level AND m.vt <= now()
                     ORDER BY m.priority DESC, m.vt, m.id
-                    LIMIT v_left
+                    LIMIT p_limit - cardinality(leased_ids)
                     FOR UPDATE SKIP LOCKED
-                ), leased AS (
-                    UPDATE {schema}.pgqrs_messages m
-                    SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
-                        dequeued_at = now(), worker_id = p_worker_id
-                    FROM candidates c
-                    WHERE m.id = c.id
-                    RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at,
-                              m.last_error, m.priority, m.dedup_key, c.vt AS visible_since
-                )
-                SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at, l.last_error,
-                       l.priority, l.dedup_key
-                FROM leased l ORDER BY l.visible_since, l.id;
-                GET DIAGNOSTICS v_leased = ROW_COUNT;
-                v_left := v_left - v_leased;
-                EXIT WHEN v_left <= 0;
+                );
+                EXIT WHEN cardinality(leased_ids) >= p_limit;
             END IF;
             SELECT m.priority, m.vt INTO v_level, v_earliest FROM {schema}.pgqrs_messages m
             WHERE m.payload ? 'type' AND m.queue_id::text || ':' || (m.payload ->> 'type') = v_key
@@ -162,5 +122,19 @@ BEGIN
             ORDER BY m.priority DESC, m.vt, m.id LIMIT 1;
         END LOOP;
     END IF;
+    -- In delivery order (the candidates' position in leased_ids).
+    RETURN QUERY
+    WITH leased AS (
+        UPDATE {schema}.pgqrs_messages m
+        SET vt = now() + make_interval(secs => p_lock_time), read_ct = m.read_ct + 1,
+            dequeued_at = now(), worker_id = p_worker_id
+        FROM unnest(leased_ids) WITH ORDINALITY AS candidate (id, position)
+        WHERE m.id = candidate.id
+        RETURNING m.id, m.payload, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.last_error,
+                  m.priority, m.dedup_key, candidate.position
+    )
+    SELECT l.id, l.payload, l.enqueued_at, l.vt, l.read_ct, l.dequeued_at, l.last_error, l.priority,
+           l.dedup_key
+    FROM leased l ORDER BY l.position;
 END
 $function$;
