@@ -21,15 +21,13 @@ RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_assigned_notify :one
 -- message_enqueue_assigned that also wakes the queue's idle workers (pgqrs._notify): delivered
--- at commit, never on rollback. MATERIALIZED: pg_notify runs once per statement.
-WITH woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s)), inserted AS (
-    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
-    VALUES (%(queue_id)s, %(payload)s::jsonb,
-            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
-            %(trace_context)s)
-    RETURNING id, enqueued_at, vt
-)
-SELECT inserted.id, inserted.enqueued_at, inserted.vt FROM inserted, woken;
+-- at commit, never on rollback. The uncorrelated subquery is an InitPlan: pg_notify runs once.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, %(payload)s::jsonb,
+       coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+       %(trace_context)s
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
+RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids follow input order (ORDER BY position).
@@ -43,17 +41,15 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_batch_notify :many
--- message_enqueue_batch with one wake-up for the whole statement (see the single-row one).
-WITH woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s)), inserted AS (
-    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
-    SELECT %(queue_id)s, input.payload::jsonb,
-           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
-           %(trace_context)s
-    FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
-    ORDER BY input.position
-    RETURNING id, enqueued_at, vt
-)
-SELECT inserted.id, inserted.enqueued_at, inserted.vt FROM inserted, woken;
+-- message_enqueue_batch with one wake-up for the whole statement (an InitPlan, as above).
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+       %(trace_context)s
+FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_keyed :many
 -- Enqueue with dedup keys (NULL: none): a key with a live message writes nothing, and that
