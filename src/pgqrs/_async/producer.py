@@ -208,7 +208,8 @@ class Producer:
         for _attempt in range(_KEYED_ATTEMPTS):
             batch = {"payloads": [texts[i] for i in pending], "keys": [keys[i] for i in pending]}
             rows = await self._insert("message_enqueue_keyed", {**params, **batch}, caller, len(pending))
-            # Written rows have ids in input order; a key's row belongs to its first position.
+            # Keyed rows are written in key order, then the unkeyed ones in input order (their
+            # ids follow it); a key's row belongs to its first position.
             unkeyed = iter([i for i in pending if keys[i] is None])
             first: dict[str | None, int] = {}
             for i in pending:
