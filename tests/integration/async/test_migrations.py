@@ -80,7 +80,7 @@ async def test_upgrade_from_a_released_schema_keeps_the_data(
         # The archive counts start from what the archive held.
         assert (metrics.archived_count, metrics.dead_letter_count) == (2, 1)
         assert (await admin.queue_metrics("other")).archived_count == 1
-        # Version 5: the old messages have priority 0 and no key; new ones use both.
+        # Version 6: the old messages have priority 0 and no key; new ones use both.
         assert {(message.priority, message.dedup_key) for message in messages} == {(0, None)}
         producer = pgqrs.Producer(admin.pool, queue, config)
         urgent = await producer.enqueue({"n": 6, "type": "email"}, priority=10, dedup_key="six")
