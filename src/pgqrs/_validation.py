@@ -30,7 +30,7 @@ _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 # Priorities the dequeue walks one by one when nothing is visible at the higher ones: bounded,
 # so that walk is bounded too (see migration 0006).
-MIN_PRIORITY = -100
+MIN_PRIORITY = 0
 MAX_PRIORITY = 100
 # A dedup key sits in a btree index entry (at most ~2.7 kB): keep it an identifier.
 _MAX_KEY_BYTES = 512

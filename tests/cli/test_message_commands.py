@@ -203,17 +203,18 @@ def test_send_with_priority_time_and_key(cli: runner.Cli, producer: sync.Produce
     assert (first["priority"], first["dedup_key"]) == (7, "k")
     assert scheduled.expect(0).json()["vt"] == "2030-01-02T07:30:00+00:00"
     assert again.expect(0).json()["id"] == first["id"]  # the live message: nothing sent
-    cli.run("message", "send", "jobs", "-", "--priority", "-2", stdin=b'{"n": 4}\n{"n": 5}\n').expect(0)
+    cli.run("message", "send", "jobs", "-", "--priority", "3", stdin=b'{"n": 4}\n{"n": 5}\n').expect(0)
     producer.enqueue({"n": 6})
     consumer = sync.Consumer(producer.pool, producer.queue_info, producer.config)
-    assert [message.payload["n"] for message in consumer.dequeue_batch(10)] == [1, 6, 4, 5]
+    assert [message.payload["n"] for message in consumer.dequeue_batch(10)] == [1, 4, 5, 6]
     consumer.close()
 
 
 @pytest.mark.parametrize(
     ("arguments", "reason"),
     [
-        (["--priority", "101"], "priority must be an integer from -100 to 100"),
+        (["--priority", "101"], "priority must be an integer from 0 to 100"),
+        (["--priority", "-1"], "priority must be an integer from 0 to 100"),
         (["--at", "2030-01-02T09:30:00"], "has no UTC offset"),
         (["--at", "tomorrow"], "not an ISO 8601 time"),
         (["--at", "2030-01-02T09:30:00Z", "--delay", "5"], "--delay or --at, not both"),

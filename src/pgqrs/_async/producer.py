@@ -77,7 +77,7 @@ class Producer:
 
         Args:
             payload: A JSON value, or a dataclass / pydantic model / msgspec Struct (stored as JSON).
-            priority: -100..100; higher is leased first (then visibility order).
+            priority: 0..100; higher is leased first (then visibility order).
             dedup_key: At most one live (unacknowledged) message per queue and key: when one
                 exists, nothing is written and that message is returned.
             connection: The caller's connection, whose transaction the enqueue joins.

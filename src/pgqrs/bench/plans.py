@@ -9,7 +9,7 @@ Two views, each in a schema made for it:
   server has it (a NOTICE per statement), else only the outer call is shown.
 - `stale_statistics_reads(dsn, schema, backlog)` builds the state a new queue is normally in:
   statistics gathered while another queue held 100 messages and this one did not exist, then a
-  backlog of `backlog` messages ("sms", with 10 "email" at its end) at priorities -1, 0 and 1,
+  backlog of `backlog` messages ("sms", with 10 "email" at its end) at priorities 0, 1 and 2,
   and as many delayed messages at priority 50 (nothing visible at the highest priority, of
   either type). It returns the shared
   buffers each hot statement touches once (`EXPLAIN (ANALYZE, BUFFERS)` in a rolled-back
@@ -153,13 +153,13 @@ def _buffers(connection: Connection, query: bytes, params: dict[str, Any]) -> in
 
 
 def _mix_priorities(connection: Connection, schema: str, queue_id: int, backlog: int) -> None:
-    """Spread the visible backlog over priorities -1, 0 and 1 (the 10 emails at 0), and add as
+    """Spread the visible backlog over priorities 0, 1 and 2 (the 10 emails at 0), and add as
     many delayed messages, of both types, at priority 50: the highest priority holds nothing
     visible, and a dequeue that scanned it would read it all."""
     table = sql.Identifier(schema, "pgqrs_messages")
     connection.execute(
         sql.SQL(
-            "UPDATE {} SET priority = CASE WHEN payload ->> 'type' = 'email' THEN 0 ELSE id %% 3 - 1 END "
+            "UPDATE {} SET priority = CASE WHEN payload ->> 'type' = 'email' THEN 0 ELSE id %% 3 END "
             "WHERE queue_id = %s"
         ).format(table),
         (queue_id,),

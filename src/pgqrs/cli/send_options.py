@@ -52,7 +52,7 @@ def check_dedup_key(value: str | None) -> str | None:
 
 Priority = Annotated[
     int,
-    typer.Option("--priority", help="-100..100; higher is leased first.", callback=check_priority),
+    typer.Option("--priority", help="0..100 (default 0); higher is leased first.", callback=check_priority),
 ]
 At = Annotated[
     str | None,

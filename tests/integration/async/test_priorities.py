@@ -12,8 +12,8 @@ import pgqrs
 async def test_the_highest_priority_is_leased_first(
     producer: pgqrs.Producer, consumer: pgqrs.Consumer, admin: pgqrs.PgqrsAdmin
 ) -> None:
-    low = await producer.enqueue("low", priority=-3)
-    normal = await producer.batch_enqueue(["n1", "n2"])
+    low = await producer.enqueue("low")
+    normal = await producer.batch_enqueue(["n1", "n2"], priority=1)
     urgent = await producer.enqueue("urgent", priority=100)
     high = await producer.batch_enqueue(["h1", "h2"], priority=5)
     expected = [urgent, *high, *normal, low]
@@ -23,7 +23,7 @@ async def test_the_highest_priority_is_leased_first(
     first = await consumer.dequeue_batch(2)
     rest = await consumer.dequeue_batch(10)
     assert [message.id for message in first + rest] == [message.id for message in expected]
-    assert [message.priority for message in first + rest] == [100, 5, 5, 0, 0, -3]
+    assert [message.priority for message in first + rest] == [100, 5, 5, 1, 1, 0]
 
 
 async def test_a_delayed_high_priority_does_not_hold_back_the_visible_ones(
@@ -40,9 +40,9 @@ async def test_a_delayed_high_priority_does_not_hold_back_the_visible_ones(
 async def test_a_batch_fills_from_several_priorities(
     producer: pgqrs.Producer, consumer: pgqrs.Consumer
 ) -> None:
-    await producer.batch_enqueue(["a", "b"], priority=1)
-    await producer.batch_enqueue(["c", "d"], priority=0)
-    await producer.batch_enqueue(["e", "f"], priority=-1)
+    await producer.batch_enqueue(["a", "b"], priority=2)
+    await producer.batch_enqueue(["c", "d"], priority=1)
+    await producer.batch_enqueue(["e", "f"], priority=0)
     leased = await consumer.dequeue_batch(5)
     assert [message.payload for message in leased] == ["a", "b", "c", "d", "e"]
 
@@ -56,11 +56,11 @@ async def test_priorities_with_a_message_type(producer: pgqrs.Producer, consumer
     assert [message.payload["n"] for message in leased] == [3, 1]
 
 
-@pytest.mark.parametrize("priority", [101, -101, 1.5, True, "1", None])
+@pytest.mark.parametrize("priority", [101, -1, 1.5, True, "1", None])
 async def test_a_bad_priority_is_refused(
     producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin, priority: object
 ) -> None:
-    with pytest.raises(pgqrs.ValidationError, match="priority must be an integer from -100 to 100"):
+    with pytest.raises(pgqrs.ValidationError, match="priority must be an integer from 0 to 100"):
         await producer.enqueue(1, priority=priority)  # type: ignore[arg-type]
     with pytest.raises(pgqrs.ValidationError, match="priority"):
         await producer.batch_enqueue([1], priority=priority)  # type: ignore[arg-type]
@@ -71,7 +71,7 @@ async def test_enqueue_at_a_time(producer: pgqrs.Producer, consumer: pgqrs.Consu
     now = datetime.datetime.now(datetime.timezone.utc)
     later = await producer.enqueue_at("later", now + datetime.timedelta(hours=1))
     assert later.vt == now + datetime.timedelta(hours=1)
-    past = await producer.enqueue_at("past", now - datetime.timedelta(hours=1), priority=-1)
+    past = await producer.enqueue_at("past", now - datetime.timedelta(hours=1))
     batch = await producer.batch_enqueue(["b"], at=now + datetime.timedelta(days=1))
     assert batch[0].vt == now + datetime.timedelta(days=1)
     leased = await consumer.dequeue_batch(10)

@@ -49,13 +49,13 @@ def test_keys_belong_to_their_queue(admin: pgqrs.PgqrsAdmin, producer: pgqrs.Pro
 def test_a_batch_with_keys(producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin) -> None:
     live = producer.enqueue("live", dedup_key="b")
     messages = producer.batch_enqueue(
-        ["a", "b?", "none", "a again", "none 2"], dedup_keys=["a", "b", None, "a", None], priority=-5
+        ["a", "b?", "none", "a again", "none 2"], dedup_keys=["a", "b", None, "a", None], priority=5
     )
     assert [message.payload for message in messages] == ["a", "live", "none", "a", "none 2"]
     assert messages[1] == live
     assert messages[0] == messages[3]
     assert [message.dedup_key for message in messages] == ["a", "b", None, "a", None]
-    assert messages[0].priority == messages[2].priority == -5
+    assert messages[0].priority == messages[2].priority == 5
     assert admin.messages.count() == 4
     for message in (messages[0], messages[2], messages[4]):
         assert admin.messages.get(message.id) == message
