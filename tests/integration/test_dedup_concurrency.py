@@ -14,6 +14,7 @@ import psycopg
 
 from pgqrs import sync
 from tests import support
+from tests.reliability import harness
 
 KEYS = 1_000
 
@@ -86,11 +87,14 @@ def test_a_key_committed_while_the_enqueue_waits_is_returned(
 
 
 def _wait_for_a_lock_wait(dsn: str, schema: str) -> None:
+    # On the server itself: behind PgBouncer (2 server connections in CI) the two transactions
+    # hold both, and a third client would wait for one of them.
+    direct = harness.derive_direct_dsn(dsn)
     query = (
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position(%s in query) > 0"
     )
     for _attempt in range(600):
-        if support.count(dsn, query, f'"{schema}".pgqrs_messages') > 0:
+        if support.count(direct, query, f'"{schema}".pgqrs_messages') > 0:
             return
         threading.Event().wait(0.05)
     raise AssertionError("the second enqueue never waited for the first")
