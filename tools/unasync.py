@@ -46,6 +46,9 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"^import asyncio$", "import time"),
     (r"\bAsync (API|twin)\b", r"Sync \1"),
+    # SQLAlchemy, in tests (tests/sqlalchemy_api.py has both flavours).
+    (r"\bcreate_async_engine\b", "create_engine"),
+    (r"\bAsyncSession\b", "Session"),
 ]
 _COMPILED = [(re.compile(pattern, re.MULTILINE), replacement) for pattern, replacement in RULES]
 

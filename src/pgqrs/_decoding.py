@@ -9,6 +9,7 @@ payload always decodes to the same value whichever path it takes.
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from typing import Any
@@ -35,6 +36,37 @@ def loads(data: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass  # e.g. lone surrogates, or 1e400: json.loads has its own answer for those
     return json.loads(data)
+
+
+# Numbers jsonb gives back differently from how Python wrote them: exponents (1e+16 comes back
+# as 10000000000000000, an int) and negative zero (comes back as 0.0). Python writes exponents as
+# e+NN / e-NN; a pattern that starts with a literal is searched ~10 times faster than one that
+# starts with a class (a batch of 100 payloads: ~10 us instead of ~100 us).
+_EXPONENT = re.compile(rb"e[-+][0-9]")
+# A run of 19 digits, found as a run of zeros once every digit is a zero (~8 times faster than
+# searching \d{19}).
+_ZEROED = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def _jsonb_number(text: str) -> int | float:
+    """Return a JSON number as it decodes after a trip through jsonb (numeric, no exponent)."""
+    mantissa, _, exponent = text.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    if decimals - int(exponent or 0) <= 0:
+        return int(decimal.Decimal(text))  # jsonb prints it without a decimal point
+    return float(text) + 0.0  # + 0.0 turns -0.0 into 0.0, as numeric does
+
+
+def stored(texts: list[str]) -> list[Any]:
+    """Return the JSON documents pgqrs encoded (`_validation.encode_payload`) as a dequeue would
+    decode them once stored in jsonb; one decoder call for them all."""
+    data = ("[" + ",".join(texts) + "]").encode()
+    if _EXPONENT.search(data) is not None or b"-0.0" in data:
+        return json.loads(data, parse_float=_jsonb_number)  # type: ignore[no-any-return]
+    if orjson is not None and data.translate(_ZEROED).find(_LONG_RUN) < 0:
+        return orjson.loads(data)  # type: ignore[no-any-return]
+    return json.loads(data)  # type: ignore[no-any-return]
 
 
 def _adapters() -> adapt.AdaptersMap:

@@ -6,7 +6,7 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -34,6 +34,8 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("worker_id", "bigint", False),
         ("last_error", "text", False),
         ("trace_context", "text", False),
+        ("priority", "integer", True),
+        ("dedup_key", "text", False),
     ],
     "pgqrs_archive": [
         ("id", "bigint", True),
@@ -66,10 +68,16 @@ INDEXES: dict[str, str] = {
     "pgqrs_workers_queue_id_idx": "USING btree (queue_id)",
     "pgqrs_messages_pkey": "USING btree (id)",
     "pgqrs_messages_dequeue_idx": "USING btree (queue_id, vt, id)",
+    "pgqrs_messages_priority_idx": "USING btree (queue_id, priority DESC, vt, id) WHERE (priority > 0)",
+    "pgqrs_messages_dedup_idx": "USING btree (queue_id, dedup_key) WHERE (dedup_key IS NOT NULL)",
     "pgqrs_messages_worker_id_idx": "USING btree (worker_id) WHERE (worker_id IS NOT NULL)",
     "pgqrs_messages_type_idx": (
         "USING btree (((((queue_id)::text || ':'::text) || (payload ->> 'type'::text))), vt, id) "
         "WHERE (payload ? 'type'::text)"
+    ),
+    "pgqrs_messages_type_priority_idx": (
+        "USING btree (((((queue_id)::text || ':'::text) || (payload ->> 'type'::text))), "
+        "priority DESC, vt, id) WHERE ((priority > 0) AND (payload ? 'type'::text))"
     ),
     "pgqrs_archive_pkey": "USING btree (id)",
     "pgqrs_archive_queue_id_idx": "USING btree (queue_id, id)",

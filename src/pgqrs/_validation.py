@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pgqrs import errors
+from pgqrs import _payload_types, errors
 
 # Schema names are composed into SQL (as quoted identifiers); the allow-list keeps them plain.
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -28,8 +28,17 @@ _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+# Priorities the dequeue walks one by one when nothing is visible at the higher ones: bounded,
+# so that walk is bounded too (see migration 0006).
+MIN_PRIORITY = 0
+MAX_PRIORITY = 100
+# A dedup key sits in a btree index entry (at most ~2.7 kB): keep it an identifier.
+_MAX_KEY_BYTES = 512
+
+
 def _not_serializable(value: object) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    # Typed payloads (dataclasses, pydantic, msgspec) become JSON values here; others raise.
+    return _payload_types.builtins_of(value)
 
 
 # The stdlib's C encoder, built once with the settings of `_encoder` (JSONEncoder.encode builds
@@ -90,6 +99,66 @@ def seconds(value: object, name: str) -> float:
     if not math.isfinite(result) or result < 0:
         raise errors.ValidationError(f"{name} must be a finite, non-negative duration, got {value!r}")
     return result
+
+
+def priority(value: object) -> int:
+    """Return `value` if it is a priority (an int from MIN_PRIORITY to MAX_PRIORITY)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise errors.ValidationError(
+            f"priority must be an integer from {MIN_PRIORITY} to {MAX_PRIORITY}, got {value!r}"
+        )
+    return value
+
+
+def scheduled_time(value: object) -> datetime.datetime:
+    """Return `value` if it is a time zone aware datetime (an instant), else raise."""
+    if not isinstance(value, datetime.datetime):
+        raise errors.ValidationError(f"when must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise errors.ValidationError(
+            f"when must be time zone aware (e.g. datetime.now(timezone.utc)), got the naive {value!r}"
+        )
+    return value
+
+
+def visibility(delay: object, at: object) -> tuple[float, datetime.datetime | None]:
+    """Return (delay seconds, scheduled time or None): a delay or a time, not both."""
+    seconds_delay = seconds(delay, "delay")
+    if at is None:
+        return seconds_delay, None
+    if seconds_delay:
+        raise errors.ValidationError("give a delay or a scheduled time (at), not both")
+    return 0.0, scheduled_time(at)
+
+
+def dedup_key(value: object, position: int | None = None) -> str | None:
+    """Return `value` if it is None or a usable dedup key (a non-empty string without NUL)."""
+    if value is None:
+        return None
+    where = "" if position is None else f" (item {position})"
+    if not isinstance(value, str) or not value:
+        raise errors.ValidationError(f"dedup key{where} must be a non-empty string, got {value!r}")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise errors.ValidationError(f"dedup key{where} contains a lone surrogate character") from None
+    if "\x00" in value:
+        raise errors.ValidationError(f"dedup key{where} contains a NUL character")
+    if size > _MAX_KEY_BYTES:
+        raise errors.ValidationError(f"dedup key{where} is {size} bytes, over {_MAX_KEY_BYTES}")
+    return value
+
+
+def dedup_keys(values: Iterable[object] | None, count: int) -> list[str | None] | None:
+    """Return one key (or None) per payload of a batch, or None when no keys were given."""
+    if values is None:
+        return None
+    if isinstance(values, (str, bytes)):
+        raise errors.ValidationError("dedup_keys must be a sequence of keys, not a single string")
+    keys = [dedup_key(value, position) for position, value in enumerate(values)]
+    if len(keys) != count:
+        raise errors.ValidationError(f"dedup_keys has {len(keys)} keys for {count} payloads")
+    return keys
 
 
 def positive_int(value: object, name: str) -> int:

@@ -42,6 +42,18 @@ class ValidationError(PgqrsError):
     """An argument is invalid."""
 
 
+class PayloadTypeError(ValidationError):
+    """A payload does not match the type it was declared to have.
+
+    `payload_type` is that type and `problem` what the validation found (a field and a reason).
+    """
+
+    def __init__(self, payload_type: type, problem: str) -> None:
+        self.payload_type = payload_type
+        self.problem = problem
+        super().__init__(f"payload is not a valid {payload_type.__qualname__}: {problem}")
+
+
 class NotFoundError(PgqrsError):
     """The requested record does not exist."""
 
@@ -144,6 +156,7 @@ __all__ = [
     "MissingDsn",
     "NotFoundError",
     "OutcomeUnknown",
+    "PayloadTypeError",
     "PermissionDenied",
     "PgqrsError",
     "QueueAlreadyExists",

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any
+import sys
+from typing import Any, Generic
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # the default= of PEP 696 (typing_extensions comes with psycopg on these versions)
+    from typing_extensions import TypeVar
+
+# A message's payload type: Any (the decoded JSON) unless a typed handler decoded it.
+PayloadT = TypeVar("PayloadT", default=Any)
+NewPayloadT = TypeVar("NewPayloadT")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -18,27 +28,48 @@ class QueueInfo:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class QueueMessage:
+class QueueMessage(Generic[PayloadT]):
     """A message waiting in, or leased from, a queue.
 
     `read_ct` counts its deliveries; `last_error` is the error of its last failed attempt (set by
-    the worker runtime while it waits for a retry), None when no attempt failed.
+    the worker runtime while it waits for a retry), None when no attempt failed. Higher
+    `priority` is leased first; `dedup_key` is the idempotency key it was enqueued with. The
+    payload is the stored JSON (`QueueMessage` alone means `QueueMessage[Any]`); a typed handler
+    gets a `QueueMessage[YourType]` (see `with_payload`).
     """
 
     id: int
     queue_id: int
-    payload: Any
+    payload: PayloadT
     enqueued_at: datetime.datetime
     vt: datetime.datetime
     read_ct: int
     dequeued_at: datetime.datetime | None
     worker_id: int | None
     last_error: str | None = None
+    priority: int = 0
+    dedup_key: str | None = None
 
     @property
     def attempt(self) -> int:
         """Return which attempt this delivery is (1 for the first); the same count as `read_ct`."""
         return self.read_ct
+
+    def with_payload(self, payload: NewPayloadT) -> QueueMessage[NewPayloadT]:
+        """Return this message carrying `payload` instead (e.g. the payload decoded to a type)."""
+        return QueueMessage(
+            self.id,
+            self.queue_id,
+            payload,
+            self.enqueued_at,
+            self.vt,
+            self.read_ct,
+            self.dequeued_at,
+            self.worker_id,
+            self.last_error,
+            self.priority,
+            self.dedup_key,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,6 +141,7 @@ class NewMessage:
     queue_id: int
     payload: Any
     delay_seconds: float = 0
+    priority: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -191,3 +191,39 @@ def test_delete_whatever_the_lease(cli: runner.Cli, admin: sync.PgqrsAdmin, prod
     again, no_queue = cli.many(["message", "delete", "jobs", str(free.id)], ["message", "delete", "x", "1"])
     assert again.expect(1).error == f"pgqrs: error: queue 'jobs' has no message {free.id}"
     assert no_queue.expect(1).error == "pgqrs: error: queue 'x' does not exist"
+
+
+def test_send_with_priority_time_and_key(cli: runner.Cli, producer: sync.Producer) -> None:
+    urgent, scheduled = cli.many(
+        ["--format", "json", "message", "send", "jobs", '{"n": 1}', "--priority", "7", "--dedup-key", "k"],
+        ["--format", "json", "message", "send", "jobs", '{"n": 2}', "--at", "2030-01-02T09:30:00+02:00"],
+    )
+    again = cli.run("--format", "json", "message", "send", "jobs", '{"n": 3}', "--dedup-key", "k")
+    first = urgent.expect(0).json()
+    assert (first["priority"], first["dedup_key"]) == (7, "k")
+    assert scheduled.expect(0).json()["vt"] == "2030-01-02T07:30:00+00:00"
+    assert again.expect(0).json()["id"] == first["id"]  # the live message: nothing sent
+    cli.run("message", "send", "jobs", "-", "--priority", "3", stdin=b'{"n": 4}\n{"n": 5}\n').expect(0)
+    producer.enqueue({"n": 6})
+    consumer = sync.Consumer(producer.pool, producer.queue_info, producer.config)
+    assert [message.payload["n"] for message in consumer.dequeue_batch(10)] == [1, 4, 5, 6]
+    consumer.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--priority", "101"], "priority must be an integer from 0 to 100"),
+        (["--priority", "-1"], "priority must be an integer from 0 to 100"),
+        (["--at", "2030-01-02T09:30:00"], "has no UTC offset"),
+        (["--at", "tomorrow"], "not an ISO 8601 time"),
+        (["--at", "2030-01-02T09:30:00Z", "--delay", "5"], "--delay or --at, not both"),
+        (["--dedup-key", ""], "non-empty"),
+    ],
+)
+def test_bad_send_options_are_usage_errors(
+    cli: runner.Cli, producer: sync.Producer, arguments: list[str], reason: str
+) -> None:
+    result = cli.run("message", "send", "jobs", "{}", *arguments).expect(2)
+    assert reason in result.stderr
+    assert producer.pool is not None and cli.run("message", "count", "jobs").expect(0).stdout == "0\n"

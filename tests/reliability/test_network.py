@@ -93,7 +93,9 @@ def _calls_metrics(proxied: pgqrs.PgqrsAdmin) -> Callable[[], Any]:
     return lambda: proxied.queue_metrics("net")
 
 
+@pytest.mark.parametrize("keys", [False, True], ids=["no-keys", "dedup-keys"])
 def test_work_through_flapping_link(
+    keys: bool,
     admin: pgqrs.PgqrsAdmin,
     workers: harness.Workers,
     link: proxy.TcpProxy,
@@ -129,6 +131,7 @@ def test_work_through_flapping_link(
         "producer",
         queue="net",
         count=scale.proxy_messages,
+        dedup=keys,
         max_batch=5,
         pause_seconds=0.02,
         **through,
@@ -156,8 +159,12 @@ def test_work_through_flapping_link(
     elapsed = harness.drain(workers, schema, queue.id, ["producer"], timeout=300)
     verdict = harness.verdict_of(workers, schema, queue.id)
     slow = [note for note in workers.checker().notes if "slow_call" in note]
+    # Each real message beyond the keys sent is a copy an ambiguous enqueue's retry wrote.
+    duplicates = verdict.enqueued - scale.proxy_messages
     figures.update(
         messages=verdict.enqueued,
+        dedup_keys=keys,
+        duplicates=duplicates,
         faults=f"{faults.count('freeze')} freezes of {TIMEOUT + 1:g}s, {faults.count('cut')} cuts",
         calls_over_deadline=len(slow),
         recovery_seconds_max=round(max(recoveries, default=0), 2),

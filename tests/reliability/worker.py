@@ -182,14 +182,18 @@ def _enqueue_with_retry(
     spec: dict[str, Any], producer: pgqrs.Producer, keys: list[str], recorder: checker.Recorder
 ) -> None:
     payloads = [{"key": key} for key in keys]
+    # With spec["dedup"], the payload's key is also the message's dedup key: a retry of a batch
+    # that was written after all returns its live messages instead of writing them again.
+    dedup_keys = keys if spec.get("dedup") else None
     while True:
         started = time.monotonic()
         try:
-            sent = producer.batch_enqueue(payloads)
+            sent = producer.batch_enqueue(payloads, dedup_keys=dedup_keys)
         except pgqrs.DatabaseError as error:
             _report_slow(spec, recorder, "enqueue", time.monotonic() - started)
-            # Unknown outcome: the batch may have committed before the error. Retrying may
-            # write it twice; the checker counts such copies as real (ambiguous) messages.
+            # Unknown outcome: the batch may have committed before the error. Retrying without
+            # dedup keys may write it twice; the checker counts such copies as real (ambiguous)
+            # messages.
             recorder.enqueue_failed(keys)
             recorder.note(error="enqueue", lost=error.connection_lost, text=str(error)[:200])
             time.sleep(ERROR_PAUSE_SECONDS)

@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from pgqrs import errors
+from psycopg import AsyncConnection
+
+from pgqrs import _caller, errors
 
 Lock = asyncio.Lock
 Event = asyncio.Event
@@ -133,3 +135,28 @@ def check_handler(function: Callable[..., Any]) -> None:
 def run_blocking(function: Callable[..., Any], *args: Any) -> Any:
     """Return the coroutine running a blocking call on a thread (the sync twin calls it)."""
     return asyncio.to_thread(function, *args)
+
+
+async def driver_connection(connection: object) -> AsyncConnection[Any]:
+    """Return the psycopg connection of a caller's `connection=`: a psycopg AsyncConnection, or
+    a SQLAlchemy AsyncSession or AsyncConnection on psycopg (its transaction: never ended here).
+
+    Raises:
+        ValidationError: Any other object (a blocking connection, another driver).
+    """
+    kind = _caller.sqlalchemy_kind(connection)
+    if kind == "async session":
+        connection = await connection.connection()  # type: ignore[attr-defined]
+        kind = "async connection"
+    if kind == "async connection":
+        if not connection.in_transaction():  # type: ignore[attr-defined]
+            # What SQLAlchemy's autobegin does on its own execute: else its commit() would
+            # not know of this statement, and end nothing (it rolls back on close).
+            await connection.begin()  # type: ignore[attr-defined]
+        pooled = await connection.get_raw_connection()  # type: ignore[attr-defined]
+        connection = pooled.driver_connection
+    if not isinstance(connection, AsyncConnection):
+        raise _caller.wrong_connection(
+            connection, "a psycopg AsyncConnection or a SQLAlchemy AsyncSession / AsyncConnection"
+        )
+    return connection

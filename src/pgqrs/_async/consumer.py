@@ -135,15 +135,15 @@ class Consumer:
         limit = self.config.max_read_count
         leased: list[models.QueueMessage] = []
         poisoned: list[int] = []
-        for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error in rows:
+        for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error, priority, key in rows:
             if limit and read_ct > limit:
                 poisoned.append(msg_id)
             else:
-                leased.append(
-                    models.QueueMessage(
-                        msg_id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker, last_error
-                    )
-                )
+                message = models.QueueMessage(
+                    msg_id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker, last_error,
+                    priority, key,
+                )  # fmt: skip
+                leased.append(message)
         return leased, poisoned
 
     async def _bury(self, msg_ids: list[int]) -> None:

@@ -1,18 +1,22 @@
-"""Producer: puts messages on one queue."""
+"""Producer: puts messages on one queue, on its pool or in the caller's own transaction."""
 
 from __future__ import annotations
 
+import datetime
 import operator
 from collections.abc import Iterable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from pgqrs import _rate, _validation, errors, instrumentation, models
+from pgqrs import _caller, _decoding, _notify, _rate, _validation, errors, instrumentation, models
 from pgqrs import config as config_module
 from pgqrs._async import _compat, _database
 
 _FOREIGN_KEY_VIOLATION = "23503"
+# A dedup key whose live message committed after the statement began is neither written nor
+# seen by it: the next statement sees it (or writes it, if it was acknowledged meanwhile).
+_KEYED_ATTEMPTS = 5
 
 
 # Producer and Consumer built without a config use the library's defaults. A Config needs a DSN,
@@ -37,7 +41,12 @@ def timeout_of(config: config_module.Config | None) -> float | None:
 
 
 class Producer:
-    """Enqueues JSON messages on one queue.
+    """Enqueues JSON messages (or dataclasses, pydantic models, msgspec Structs) on one queue.
+
+    Every enqueue method takes `connection=`: a psycopg AsyncConnection (or a SQLAlchemy
+    AsyncSession / AsyncConnection on psycopg) whose transaction the message joins: it exists,
+    and wakes workers, only if that transaction commits (the outbox pattern). pgqrs never commits,
+    rolls back or changes that connection. Without it, each call commits on its own.
 
     Args:
         pool: The connection pool (``admin.pool``).
@@ -56,52 +65,83 @@ class Producer:
         self.queue_info = queue_info
         self.config = settings_for(queue_info, config)
         self._database = _database.Database(pool, queue_info.schema, timeout_of(config))
+        self._wake = _notify.wake_payload(queue_info.schema, queue_info.id)
         rate = self.config.producer_rate_limit
         self._limiter = _rate.RateLimiter(rate) if rate else None
         self._limiter_lock = _compat.Lock()
 
-    async def enqueue(self, payload: Any) -> models.QueueMessage:
+    async def enqueue(
+        self, payload: Any, *, priority: int = 0, dedup_key: str | None = None, connection: Any = None
+    ) -> models.QueueMessage:
         """Add one message, visible at once.
 
+        Args:
+            payload: A JSON value, or a dataclass / pydantic model / msgspec Struct (stored as JSON).
+            priority: 0..100; higher is leased first (then visibility order).
+            dedup_key: At most one live (unacknowledged) message per queue and key: when one
+                exists, nothing is written and that message is returned.
+            connection: The caller's connection, whose transaction the enqueue joins.
+
+        Returns:
+            The message as a dequeue would return it (the payload as stored JSON).
+
         Raises:
-            ValidationError: The payload is not JSON PostgreSQL accepts, or is too large.
+            ValidationError: The payload is not JSON PostgreSQL accepts, or is too large; a bad
+                argument. Raised before any SQL.
             QueueNotFound: The queue was deleted.
         """
-        return await self.enqueue_delayed(payload, 0)
+        return await self._one(payload, 0, None, priority, dedup_key, connection)
 
-    async def enqueue_delayed(self, payload: Any, delay: Any) -> models.QueueMessage:
-        """Add one message that becomes visible after `delay` (timedelta or seconds)."""
-        params = {
-            "queue_id": self.queue_info.id,
-            "payload": _validation.encode_payload(payload, self.config.max_payload_bytes),
-            "delay": _validation.seconds(delay, "delay"),
-        }
-        await self._pace(1)
-        rows = await self._insert("message_enqueue_assigned", params, 1)
-        msg_id, enqueued_at, vt = rows[0]
-        return models.QueueMessage(msg_id, self.queue_info.id, payload, enqueued_at, vt, 0, None, None)
+    async def enqueue_delayed(
+        self,
+        payload: Any,
+        delay: Any,
+        *,
+        priority: int = 0,
+        dedup_key: str | None = None,
+        connection: Any = None,
+    ) -> models.QueueMessage:
+        """Add one message that becomes visible after `delay` (timedelta or seconds; see `enqueue`)."""
+        return await self._one(payload, delay, None, priority, dedup_key, connection)
 
-    async def batch_enqueue(self, payloads: Iterable[Any], delay: Any = 0) -> list[models.QueueMessage]:
+    async def enqueue_at(
+        self,
+        payload: Any,
+        when: datetime.datetime,
+        *,
+        priority: int = 0,
+        dedup_key: str | None = None,
+        connection: Any = None,
+    ) -> models.QueueMessage:
+        """Add one message that becomes visible at `when`, a time zone aware datetime (a time in
+        the past: at once, ahead of messages due later); see `enqueue`."""
+        return await self._one(payload, 0, when, priority, dedup_key, connection)
+
+    async def batch_enqueue(
+        self,
+        payloads: Iterable[Any],
+        delay: Any = 0,
+        *,
+        at: datetime.datetime | None = None,
+        priority: int = 0,
+        dedup_keys: Iterable[str | None] | None = None,
+        connection: Any = None,
+    ) -> list[models.QueueMessage]:
         """Add many messages in one statement: all or none, returned in input order.
 
+        `delay` or `at` and `priority` apply to every message; `dedup_keys` gives each its key
+        (None: no key), as for `enqueue`; a key given twice in the batch is written once.
+
         Raises:
-            ValidationError: Any payload is invalid (naming its position); nothing is written.
+            ValidationError: Any payload or key is invalid (naming its position); nothing is written.
         """
         items = _validation.payload_list(payloads)
-        encoded = _validation.encode_payloads(items, self.config.max_payload_bytes)
-        seconds = _validation.seconds(delay, "delay")
-        if not encoded:
+        texts = _validation.encode_payloads(items, self.config.max_payload_bytes)
+        keys = _validation.dedup_keys(dedup_keys, len(texts))
+        params = self._params(delay, at, priority)
+        if not texts:
             return []
-        await self._pace(len(encoded))
-        params = {"queue_id": self.queue_info.id, "payloads": encoded, "delay": seconds}
-        rows = await self._insert("message_enqueue_batch", params, len(encoded))
-        # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
-        rows.sort(key=operator.itemgetter(0))
-        queue_id = self.queue_info.id
-        return [
-            models.QueueMessage(msg_id, queue_id, payload, enqueued_at, vt, 0, None, None)
-            for (msg_id, enqueued_at, vt), payload in zip(rows, items, strict=True)
-        ]
+        return await self._write(texts, keys, params, connection)
 
     async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Postpone a message of this queue by `duration`, whoever holds it; False if it is gone."""
@@ -112,11 +152,107 @@ class Producer:
         }
         return bool(await self._database.fetch("message_extend", params))
 
-    async def _insert(self, name: str, params: dict[str, Any], count: int) -> list[tuple[Any, ...]]:
+    def _params(self, delay: Any, at: Any, priority: int) -> dict[str, Any]:
+        """Return the parameters every enqueue statement takes, checked."""
+        seconds, when = _validation.visibility(delay, at)
+        return {
+            "queue_id": self.queue_info.id,
+            "delay": seconds,
+            "at": when,
+            "priority": _validation.priority(priority),
+        }
+
+    async def _one(
+        self, payload: Any, delay: Any, at: Any, priority: int, key: str | None, connection: Any
+    ) -> models.QueueMessage:
+        text = _validation.encode_payload(payload, self.config.max_payload_bytes)
+        keys = None if key is None else [_validation.dedup_key(key)]
+        params = self._params(delay, at, priority)
+        return (await self._write([text], keys, params, connection))[0]
+
+    async def _write(
+        self, texts: list[str], keys: list[str | None] | None, params: dict[str, Any], connection: Any
+    ) -> list[models.QueueMessage]:
+        """Run the enqueue (every argument checked already) and return the messages."""
+        caller = None if connection is None else await _compat.driver_connection(connection)
+        await self._pace(len(texts))
+        # In a caller's transaction the wake-up goes out at its commit, maybe much later: always
+        # send it, and leave the throttle to enqueues that commit at once.
+        if (caller is not None and _caller.in_transaction(caller)) or _notify.THROTTLE.due(
+            self.queue_info.schema, self.queue_info.id
+        ):
+            params.update(channel=_notify.CHANNEL, wake=self._wake)
+        if keys is not None and any(key is not None for key in keys):
+            return await self._keyed(texts, keys, params, caller)
+        if len(texts) == 1:
+            name, params["payload"] = "message_enqueue_assigned", texts[0]
+        else:
+            name, params["payloads"] = "message_enqueue_batch", texts
+        rows = await self._insert(name, params, caller, len(texts))
+        # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
+        rows.sort(key=operator.itemgetter(0))
+        queue_id, priority = self.queue_info.id, params["priority"]
+        return [
+            models.QueueMessage(msg_id, queue_id, payload, enqueued_at, vt, 0, None, None, None, priority)
+            for (msg_id, enqueued_at, vt), payload in zip(rows, _decoding.stored(texts), strict=True)
+        ]
+
+    async def _keyed(
+        self, texts: list[str], keys: list[str | None], params: dict[str, Any], caller: Any
+    ) -> list[models.QueueMessage]:
+        """Enqueue with dedup keys: written rows, or the live messages of keys already taken."""
+        payloads = _decoding.stored(texts)
+        by_key: dict[str, models.QueueMessage] = {}
+        by_position: dict[int, models.QueueMessage] = {}
+        pending = list(range(len(texts)))
+        for _attempt in range(_KEYED_ATTEMPTS):
+            batch = {"payloads": [texts[i] for i in pending], "keys": [keys[i] for i in pending]}
+            rows = await self._insert("message_enqueue_keyed", {**params, **batch}, caller, len(pending))
+            # Keyed rows are written in key order, then the unkeyed ones in input order (their
+            # ids follow it); a key's row belongs to its first position.
+            unkeyed = iter([i for i in pending if keys[i] is None])
+            first: dict[str | None, int] = {}
+            for i in pending:
+                first.setdefault(keys[i], i)
+            for row in sorted(rows, key=operator.itemgetter(0)):
+                key = row[9]
+                position = next(unkeyed) if key is None else first[key]
+                message = self._keyed_message(row, payloads[position])
+                if key is None:
+                    by_position[position] = message
+                else:
+                    by_key[key] = message
+            pending = [i for i in pending if keys[i] is not None and keys[i] not in by_key]
+            if not pending:
+                return [by_position[i] if key is None else by_key[key] for i, key in enumerate(keys)]
+        raise errors.DatabaseError(
+            f"dedup keys kept changing hands during {_KEYED_ATTEMPTS} attempts; nothing is known "
+            "about them (retry the enqueue)"
+        )
+
+    def _keyed_message(self, row: tuple[Any, ...], payload: Any) -> models.QueueMessage:
+        """Return the message of a keyed row: written now (`payload` is its own), or live already."""
+        msg_id, text, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, key, fresh = row
+        if not fresh:
+            payload = _decoding.loads(text)
+        return models.QueueMessage(
+            msg_id, self.queue_info.id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id,
+            last_error, priority, key,
+        )  # fmt: skip
+
+    async def _insert(
+        self, name: str, params: dict[str, Any], caller: Any, count: int
+    ) -> list[tuple[Any, ...]]:
+        if "wake" in params:
+            name += "_notify"
         observation = instrumentation.enqueue(self.queue_info.queue_name, count)
         params["trace_context"] = None if observation is None else observation.trace_context
         try:
-            rows = await self._database.fetch(name, params)
+            if caller is None:
+                rows = await self._database.fetch(name, params)
+            else:
+                prepare = self.config.use_prepared_statements
+                rows = await self._database.fetch_on(caller, name, params, prepare)
         except BaseException as error:
             if observation is not None:
                 observation.finish(error)

@@ -16,6 +16,10 @@ from typing import Any
 
 from pgqrs import errors
 
+from psycopg import Connection
+
+from pgqrs import _caller
+
 Lock = threading.Lock
 Event = threading.Event
 Handle = Any  # a threading.Thread, or a concurrent.futures.Future of the handler pool
@@ -160,3 +164,27 @@ def check_handler(function: Callable[..., Any]) -> None:
 def run_blocking(function: Callable[..., Any], *args: Any) -> Any:
     """Call `function(*args)` (already on a thread of its own)."""
     return function(*args)
+
+
+def driver_connection(connection: object) -> Connection[Any]:
+    """Return the psycopg connection of a caller's `connection=`: a psycopg Connection, or a
+    SQLAlchemy Session or Connection on psycopg (its transaction: never ended here).
+
+    Raises:
+        ValidationError: Any other object (an async connection, another driver).
+    """
+    kind = _caller.sqlalchemy_kind(connection)
+    if kind == "session":
+        connection = connection.connection()  # type: ignore[attr-defined]
+        kind = "connection"
+    if kind == "connection":
+        if not connection.in_transaction():  # type: ignore[attr-defined]
+            # What SQLAlchemy's autobegin does on its own execute: else its commit() would
+            # not know of this statement, and end nothing (it rolls back on close).
+            connection.begin()  # type: ignore[attr-defined]
+        connection = connection.connection.driver_connection  # type: ignore[attr-defined]
+    if not isinstance(connection, Connection):
+        raise _caller.wrong_connection(
+            connection, "a psycopg Connection or a SQLAlchemy Session / Connection"
+        )
+    return connection

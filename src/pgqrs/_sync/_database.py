@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg import Connection, Cursor
+from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from pgqrs import _connect, _queries, _translate, _validation, _watchdog, errors
@@ -190,6 +191,24 @@ class Database:
         finally:
             self.pool.putconn(connection)
         return rows
+
+    def fetch_on(
+        self, connection: Connection[Any], name: str, params: dict[str, Any], prepare: bool
+    ) -> list[Row]:
+        """Run a named query on a caller's connection, in whatever transaction it is in.
+
+        Nothing about the connection changes: no commit or rollback, no setting; a cursor of
+        its own returns plain tuples whatever the connection's row factory. No watchdog either:
+        the caller's connection is not pgqrs's to close (its own timeouts apply). `prepare`
+        False never prepares the statement (behind a transaction pooler).
+        """
+        query = self._queries[name].text
+        try:
+            with connection.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(query, params, prepare=None if prepare else False)
+                return cursor.fetchall() if cursor.rownumber is not None else []
+        except psycopg.Error as exc:
+            raise self._translate.failed_call(exc, connection.closed, None) from exc
 
     def fetch_one(self, name: str, params: dict[str, Any] | None = None) -> Row | None:
         """Run a named query and return its first row, or None."""

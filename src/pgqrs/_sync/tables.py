@@ -235,6 +235,7 @@ class PgqrsMessages(_TableBase[models.QueueMessage]):
             "queue_id": new.queue_id,
             "payload": _validation.encode_payload(new.payload, self.max_payload_bytes),
             "delay": _validation.seconds(new.delay_seconds, "delay"),
+            "priority": _validation.priority(new.priority),
         }
         return self._record(self._insert_row("message_enqueue", params, new.queue_id))
 

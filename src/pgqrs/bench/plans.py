@@ -9,7 +9,9 @@ Two views, each in a schema made for it:
   server has it (a NOTICE per statement), else only the outer call is shown.
 - `stale_statistics_reads(dsn, schema, backlog)` builds the state a new queue is normally in:
   statistics gathered while another queue held 100 messages and this one did not exist, then a
-  backlog of `backlog` messages ("sms", with 10 "email" at its end). It returns the shared
+  backlog of `backlog` messages ("sms", with 10 "email" at its end) at priorities 0, 1 and 2,
+  and as many delayed messages at priority 50 (nothing visible at the highest priority, of
+  either type). It returns the shared
   buffers each hot statement touches once (`EXPLAIN (ANALYZE, BUFFERS)` in a rolled-back
   transaction: nested statements included). A plan that walks or sorts the backlog reads
   buffers in proportion to it; the index order scan reads the same few whatever its size.
@@ -150,6 +152,28 @@ def _buffers(connection: Connection, query: bytes, params: dict[str, Any]) -> in
     return touched[-1]
 
 
+def _mix_priorities(connection: Connection, schema: str, queue_id: int, backlog: int) -> None:
+    """Spread the visible backlog over priorities 0, 1 and 2 (the 10 emails at 0), and add as
+    many delayed messages, of both types, at priority 50: the highest priority holds nothing
+    visible, and a dequeue that scanned it would read it all."""
+    table = sql.Identifier(schema, "pgqrs_messages")
+    connection.execute(
+        sql.SQL(
+            "UPDATE {} SET priority = CASE WHEN payload ->> 'type' = 'email' THEN 0 ELSE id %% 3 END "
+            "WHERE queue_id = %s"
+        ).format(table),
+        (queue_id,),
+    )
+    connection.execute(
+        sql.SQL(
+            "INSERT INTO {} (queue_id, payload, vt, priority) SELECT %s, jsonb_build_object('id', i, "
+            "'type', CASE WHEN i %% 2 = 0 THEN 'email' ELSE 'sms' END), now() + interval '1 hour', 50 "
+            "FROM generate_series(1, %s) AS i"
+        ).format(table),
+        (queue_id, backlog),
+    )
+
+
 def stale_statistics_reads(dsn: str, schema: str, backlog: int) -> dict[str, int]:
     """Return ``{statement: shared buffers one call touches}`` on a backlog the statistics miss."""
     small, _worker = _prepare(dsn, schema, "analyzed")
@@ -161,6 +185,7 @@ def stale_statistics_reads(dsn: str, schema: str, backlog: int) -> dict[str, int
         queue, worker = _prepare(dsn, schema, "backlog")
         kind = f"CASE WHEN i > {backlog - 10} THEN 'email' ELSE 'sms' END"
         _fill(connection, schema, queue.id, backlog, f"jsonb_build_object('id', i, 'type', {kind})")
+        _mix_priorities(connection, schema, queue.id, backlog)
         ids = _lease(connection, schema, queue.id, worker.id, BATCH)
         parameters = _parameters(queue.id, worker.id, ids)
         return {

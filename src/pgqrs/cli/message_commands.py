@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pgqrs import _validation, errors, models, sync
-from pgqrs.cli import consuming, options, output, reading, sending
+from pgqrs.cli import consuming, failures, options, output, reading, send_options, sending
 
 app = typer.Typer(help="Send, read, dequeue, delete, count and show messages.", no_args_is_help=True)
 app.command("read")(reading.read)
@@ -33,18 +33,29 @@ def send(
             "--delay", help="Seconds before the message becomes visible.", callback=options.check_seconds
         ),
     ] = 0,
+    priority: send_options.Priority = 0,
+    at: send_options.At = None,
+    dedup_key: send_options.DedupKey = None,
 ) -> None:
     """Send a message and print it (with -, send stdin's JSON lines and print the count)."""
     session = options.session_of(context)
+    when = send_options.parse_time(at)
+    if when is not None and delay:
+        raise failures.UsageFailure("give --delay or --at, not both")
     if payload == "-":
-        sending.send_lines(session, queue, delay, sys.stdin.buffer)
+        if dedup_key is not None:
+            raise failures.UsageFailure("--dedup-key names one message: it cannot go with - (many lines)")
+        sending.send_lines(session, queue, delay, sys.stdin.buffer, priority=priority, at=when)
         return
     value = options.parse_payload(payload)
     # The size limit is a setting: check it before connecting.
     _validation.encode_payload(value, session.config().max_payload_bytes)
     with session.admin() as admin:
         producer = admin.producer(queue)
-        message = producer.enqueue_delayed(value, delay)
+        if when is not None:
+            message = producer.enqueue_at(value, when, priority=priority, dedup_key=dedup_key)
+        else:
+            message = producer.enqueue_delayed(value, delay, priority=priority, dedup_key=dedup_key)
     output.show_record(session, message)
 
 

@@ -9,6 +9,7 @@ and the message says which lines went in. Blank lines are skipped.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -29,8 +30,17 @@ class BadLine(Exception):
         self.reason = reason
 
 
-def send_lines(session: session_module.Session, queue: str, delay: float, stream: BinaryIO) -> None:
-    """Send every JSON line of `stream` to `queue`, then report the count.
+def send_lines(
+    session: session_module.Session,
+    queue: str,
+    delay: float,
+    stream: BinaryIO,
+    *,
+    priority: int = 0,
+    at: datetime.datetime | None = None,
+) -> None:
+    """Send every JSON line of `stream` to `queue` (each batch with `delay` or `at`, and
+    `priority`), then report the count.
 
     Raises:
         UsageFailure: A line cannot be sent (the message names it and what was sent before).
@@ -45,7 +55,7 @@ def send_lines(session: session_module.Session, queue: str, delay: float, stream
             producer = admin.producer(queue)
             with output.progress(stream) as advance:
                 for payloads, last_line_of_batch in itertools.chain(first, batches):
-                    producer.batch_enqueue(payloads, delay)
+                    producer.batch_enqueue(payloads, delay, at=at, priority=priority)
                     sent, last_line = sent + len(payloads), last_line_of_batch
                     advance(sent)
     except BadLine as bad:

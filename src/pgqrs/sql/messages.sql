@@ -1,35 +1,105 @@
 -- Queries on pgqrs_messages. Columns in QueueMessage order:
--- id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error.
+-- id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority,
+-- dedup_key.
 -- Payloads arrive as JSON text (validated client-side) and are cast to jsonb here.
 
 -- name: message_enqueue :one
-INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt)
-VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s))
-RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error;
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority)
+VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s), %(priority)s)
+RETURNING id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, dedup_key;
 
 -- name: message_enqueue_assigned :one
 -- The producer's insert: it knows every other column (its queue, its payload, read_ct 0, no
 -- lease), so only what the server assigns comes back; the payload is not sent back and decoded.
 -- trace_context: the enqueue's span (pgqrs.instrumentation), NULL without tracing.
-INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, trace_context)
-VALUES (%(queue_id)s, %(payload)s::jsonb, now() + make_interval(secs => %(delay)s), %(trace_context)s)
+-- `at` (a scheduled time) or else now() + delay: the database clock decides.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+VALUES (%(queue_id)s, %(payload)s::jsonb,
+        coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+        %(trace_context)s)
+RETURNING id, enqueued_at, vt;
+
+-- name: message_enqueue_assigned_notify :one
+-- message_enqueue_assigned that also wakes the queue's idle workers (pgqrs._notify): delivered
+-- at commit, never on rollback. The uncorrelated subquery is an InitPlan: pg_notify runs once.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, %(payload)s::jsonb,
+       coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+       %(trace_context)s
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids follow input order (ORDER BY position).
 -- The payload array is sent in binary format: no array quoting or escaping on either side.
-INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, trace_context)
-SELECT %(queue_id)s, input.payload::jsonb, now() + make_interval(secs => %(delay)s), %(trace_context)s
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+       %(trace_context)s
 FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
 ORDER BY input.position
 RETURNING id, enqueued_at, vt;
+
+-- name: message_enqueue_batch_notify :many
+-- message_enqueue_batch with one wake-up for the whole statement (an InitPlan, as above).
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+       %(trace_context)s
+FROM unnest(%(payloads)b::text[]) WITH ORDINALITY AS input (payload, position)
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
+
+-- name: message_enqueue_keyed :many
+-- Enqueue with dedup keys (NULL: none): a key with a live message writes nothing, and that
+-- message comes back whole (fresh = false, payload as text); written rows come back as in
+-- message_enqueue_batch (fresh = true). The unique index decides under concurrency; rows go in
+-- key order, so concurrent batches sharing keys wait for each other but never deadlock.
+WITH inserted AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
+    SELECT %(queue_id)s, input.payload::jsonb,
+           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+           input.dedup_key, %(trace_context)s
+    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
+    ORDER BY input.dedup_key COLLATE "C", input.position
+    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    RETURNING id, enqueued_at, vt, priority, dedup_key
+)
+SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true FROM inserted
+UNION ALL
+SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
+       m.last_error, m.priority, m.dedup_key, false
+FROM {schema}.pgqrs_messages m
+WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
+
+-- name: message_enqueue_keyed_notify :many
+-- message_enqueue_keyed with one wake-up for the whole statement, sent only if a row was written.
+WITH inserted AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
+    SELECT %(queue_id)s, input.payload::jsonb,
+           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+           input.dedup_key, %(trace_context)s
+    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
+    ORDER BY input.dedup_key COLLATE "C", input.position
+    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    RETURNING id, enqueued_at, vt, priority, dedup_key
+), woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM inserted))
+SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true FROM inserted, woken
+UNION ALL
+SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
+       m.last_error, m.priority, m.dedup_key, false
+FROM {schema}.pgqrs_messages m
+WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
 
 -- name: message_dequeue :many
 -- Lease up to `limit` visible messages in visibility order, skipping rows others hold: see
 -- pgqrs_dequeue (migration 0003; its plan does not depend on statistics). A message over
 -- max_read_count is leased, then buried by the consumer (message_bury). (Comments are sent
 -- too: keep them short, pg_stat_activity shows a statement's first 1 kB.)
-SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error, priority, dedup_key
 FROM {schema}.pgqrs_dequeue(%(queue_id)s::bigint, %(worker_id)s::bigint, %(limit)s::integer,
                             %(lock_time)s::double precision, %(message_type)s::text);
 
@@ -147,16 +217,16 @@ SELECT id, trace_context FROM {schema}.pgqrs_messages
 WHERE id = ANY(%(ids)s::bigint[]) AND trace_context IS NOT NULL;
 
 -- name: message_get :one
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, dedup_key
 FROM {schema}.pgqrs_messages WHERE id = %(id)s;
 
 -- name: message_list :many
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, dedup_key
 FROM {schema}.pgqrs_messages ORDER BY id LIMIT %(limit)s;
 
 -- name: message_filter_by_queue :many
-SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error
-FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s ORDER BY vt, id LIMIT %(limit)s;
+SELECT id, queue_id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, dedup_key
+FROM {schema}.pgqrs_messages WHERE queue_id = %(queue_id)s ORDER BY priority DESC, vt, id LIMIT %(limit)s;
 
 -- name: message_count :one
 SELECT count(*) FROM {schema}.pgqrs_messages;

@@ -45,7 +45,7 @@ GRANT SELECT, INSERT, UPDATE ON {schema}.pgqrs_archive_counts TO {consumer};
 -- Observer
 GRANT SELECT ON {schema}.pgqrs_queues, {schema}.pgqrs_workers, {schema}.pgqrs_archive_counts
     TO {observer};
-GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error)
+GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority)
     ON {schema}.pgqrs_messages TO {observer};
 GRANT SELECT (id, original_msg_id, queue_id, enqueued_at, dequeued_at, read_ct, archived_at,
               processing_duration, worker_id, dead_letter_reason, last_error)

@@ -81,12 +81,18 @@ def test_upgrade_from_a_released_schema_keeps_the_data(
         # The archive counts start from what the archive held.
         assert (metrics.archived_count, metrics.dead_letter_count) == (2, 1)
         assert (admin.queue_metrics("other")).archived_count == 1
-        # The upgraded schema works: lease by type, acknowledge, count.
+        # Version 6: the old messages have priority 0 and no key; new ones use both.
+        assert {(message.priority, message.dedup_key) for message in messages} == {(0, None)}
+        producer = pgqrs.Producer(admin.pool, queue, config)
+        urgent = producer.enqueue({"n": 6, "type": "email"}, priority=10, dedup_key="six")
+        assert (producer.enqueue({"n": 6}, dedup_key="six")).id == urgent.id
+        # The upgraded schema works: lease by type (priority first), acknowledge, count.
         consumer = pgqrs.Consumer(admin.pool, queue, config)
         leased = consumer.dequeue_batch(10, message_type="email")
-        assert len(leased) == 4
+        assert [message.payload["n"] for message in leased] == [6, 2, 3, 4, 5]
         assert all(consumer.archive_batch([message.id for message in leased]))
-        assert (admin.queue_metrics("old")).archived_count == 6
+        assert (admin.queue_metrics("old")).archived_count == 7
+        assert (producer.enqueue({"n": 6}, dedup_key="six")).id != urgent.id  # archived: free
         consumer.close()
     assert versions(raw, schema)[-1] == _migrations.latest_version()
 

@@ -1,0 +1,100 @@
+"""Dedup keys under concurrency: the unique index decides, never a read followed by a write.
+
+Blocking API only (threads and processes); the API tests cover both APIs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+from typing import Any
+
+import psycopg
+
+from pgqrs import sync
+from tests import support
+from tests.reliability import harness
+
+KEYS = 1_000
+
+
+def enqueue_keys(dsn: str, schema: str, seed: int, start: Any, results: Any) -> None:
+    """Enqueue every key once, in an order and batch sizes of this process's own; put key -> id."""
+    config = sync.Config.from_dsn_with_schema(dsn, schema).replace(max_connections=2)
+    rng = random.Random(seed)
+    keys = [f"key-{index}" for index in range(KEYS)]
+    rng.shuffle(keys)
+    ids: dict[str, int] = {}
+    with sync.PgqrsAdmin.connect(config) as admin:
+        producer = sync.Producer(admin.pool, admin.get_queue("shared"), config)
+        start.wait(60)
+        while keys:
+            size = rng.choice([1, 7, 50])
+            batch, keys = keys[:size], keys[size:]
+            if len(batch) == 1:
+                ids[batch[0]] = producer.enqueue({"key": batch[0]}, dedup_key=batch[0]).id
+            else:
+                messages = producer.batch_enqueue([{"key": key} for key in batch], dedup_keys=batch)
+                ids.update((key, message.id) for key, message in zip(batch, messages, strict=True))
+    results.put(ids)
+
+
+def test_processes_enqueueing_the_same_keys_make_one_message_each(
+    config: sync.Config, dsn: str, schema: str
+) -> None:
+    with sync.PgqrsAdmin.connect(config) as admin:
+        admin.install()
+        admin.create_queue("shared")
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start = context.Event()
+    processes = [
+        context.Process(target=enqueue_keys, args=(dsn, schema, seed, start, results)) for seed in range(8)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    outcomes = [results.get(timeout=300) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    assert support.count(dsn, f'SELECT count(*) FROM "{schema}".pgqrs_messages') == KEYS
+    for ids in outcomes:
+        assert ids == outcomes[0], "two processes got different messages for one key"
+
+
+def test_a_key_committed_while_the_enqueue_waits_is_returned(
+    config: sync.Config, dsn: str, schema: str
+) -> None:
+    """The concurrent transaction commits after the waiting statement took its snapshot: that
+    statement neither writes nor sees the row; the producer asks again and returns it."""
+    with sync.PgqrsAdmin.connect(config) as admin:
+        admin.install()
+        producer = sync.Producer(admin.pool, admin.create_queue("q"), config)
+        with psycopg.connect(dsn, prepare_threshold=None) as other:
+            first = producer.enqueue("first", dedup_key="k", connection=other)
+            outcome: list[sync.QueueMessage] = []
+            waiting = threading.Thread(
+                target=lambda: outcome.append(producer.enqueue("second", dedup_key="k"))
+            )
+            waiting.start()
+            _wait_for_a_lock_wait(dsn, schema)
+            other.commit()
+            waiting.join(30)
+        assert [message.id for message in outcome] == [first.id]
+        assert admin.messages.count() == 1
+
+
+def _wait_for_a_lock_wait(dsn: str, schema: str) -> None:
+    # On the server itself: behind PgBouncer (2 server connections in CI) the two transactions
+    # hold both, and a third client would wait for one of them.
+    direct = harness.derive_direct_dsn(dsn)
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position(%s in query) > 0"
+    )
+    for _attempt in range(600):
+        if support.count(direct, query, f'"{schema}".pgqrs_messages') > 0:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the second enqueue never waited for the first")
