@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from pgqrs import _payload_types, errors, runtime
 from pgqrs import config as config_module
-from pgqrs import errors, runtime
 from pgqrs._async import _compat, lease_keeper, listener, maintenance, worker
 from pgqrs._async import admin as admin_module
 from pgqrs._async import consumer as consumer_module
@@ -71,6 +71,8 @@ class App:
                 runtime cannot call (a plain function here, or a coroutine in pgqrs.sync.App).
         """
 
+        if payload_type is not None:
+            _payload_types.check_payload_type(payload_type)
         policy = retry if retry is not None else runtime.RetryPolicy()
         # Checked now, at the decorator line, rather than when the function arrives.
         settings = runtime.Handler(queue, print, concurrency, lock_time, policy, on_success, payload_type)

@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any
 
-from pgqrs import _notify, errors, instrumentation, models, runtime
+from pgqrs import _notify, _payload_types, errors, instrumentation, models, runtime
 from pgqrs import config as config_module
 from pgqrs._sync import _compat, settler, tables
 from pgqrs._sync import consumer as consumer_module
@@ -155,6 +155,11 @@ class QueueWorker:
         running.handle = self._pool.submit(self._handle, message, trace_context)
 
     def _handle(self, message: models.QueueMessage, trace_context: str | None = None) -> None:
+        if self.handler.payload_type is not None:
+            typed = self._typed(message)
+            if typed is None:
+                return
+            message = typed
         with self._state:
             self.stats.count(self.handler.queue, "handled")
         observation = instrumentation.handle(self.handler.queue, message, trace_context)
@@ -175,6 +180,19 @@ class QueueWorker:
         if error is not None:
             self._log_failure(message, outcome)
         self._finish(message, outcome)
+
+    def _typed(self, message: models.QueueMessage) -> models.QueueMessage | None:
+        """Return the message with its payload decoded to the handler's type; a payload that does
+        not validate would fail every retry, so it is dead-lettered now (None), never handled."""
+        payload_type = self.handler.payload_type
+        assert payload_type is not None
+        try:
+            return message.with_payload(_payload_types.decode(message.payload, payload_type))
+        except errors.PayloadTypeError as invalid:
+            outcome = runtime.Outcome("dead_letter", reason=str(invalid), error=str(invalid))
+            logger.error("queue %s: message %d dead-lettered: %s", self.handler.queue, message.id, invalid)
+            self._finish(message, outcome)
+            return None
 
     def _log_failure(self, message: models.QueueMessage, outcome: runtime.Outcome) -> None:
         summary = (outcome.error or "").split("\n", 1)[0]

@@ -7,6 +7,7 @@ themselves where a test needs a stop during work, so one test body serves both r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import inspect
 import logging
@@ -377,3 +378,40 @@ async def test_a_retry_is_picked_up_when_due_not_at_the_next_poll(fast: pgqrs.Co
     # The worker that wrote the retry looks again when it is due, not a poll interval later.
     assert attempts == [1, 2] and stats.succeeded == 1
     assert monotonic() - started < 20
+
+
+@dataclasses.dataclass
+class EmailJob:
+    to: str
+    retries: int = 0
+
+
+async def test_a_typed_handler_gets_its_type_and_bad_payloads_are_dead_lettered(
+    fast: pgqrs.Config, raw: Raw
+) -> None:
+    await fill(fast, "typed", [{"to": "a@example.com"}, {"to": 42}, {"to": "b@example.com", "retries": 2}])
+    received: list[EmailJob] = []
+    app = pgqrs.App()
+
+    @app.handler("typed", payload_type=EmailJob)
+    async def send(message: pgqrs.QueueMessage[EmailJob]) -> None:
+        received.append(message.payload)
+
+    stats = await app.run(fast, until_empty=True)
+    assert sorted(received, key=lambda job: job.to) == [
+        EmailJob("a@example.com"),
+        EmailJob("b@example.com", 2),
+    ]
+    # The payload that does not validate never reaches the handler: dead-lettered at once, with why.
+    assert (stats.handled, stats.succeeded, stats.dead_lettered) == (2, 2, 1)
+    row = raw.execute(
+        f'SELECT read_ct, dead_letter_reason FROM "{fast.schema}".pgqrs_archive '
+        "WHERE dead_letter_reason IS NOT NULL"
+    ).fetchone()
+    assert row is not None and row[0] == 1 and "EmailJob" in str(row[1]) and "to" in str(row[1])
+
+
+async def test_a_payload_type_that_cannot_be_decoded_is_refused_at_registration() -> None:
+    app = pgqrs.App()
+    with pytest.raises(pgqrs.ValidationError, match="payload_type"):
+        app.handler("q", payload_type=42)  # type: ignore[arg-type]
