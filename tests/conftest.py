@@ -51,3 +51,18 @@ def raw(dsn: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """Return a plain autocommit psycopg connection to inspect the database directly."""
     with support.connect(dsn) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def direct_dsn(dsn: str) -> str:
+    """Return a DSN for PostgreSQL itself, not a pooler (PGQRS_TEST_DIRECT_DSN, or port 5432 of
+    the pooler's host): to inspect the server, inject faults, or LISTEN."""
+    from tests.reliability import harness
+
+    direct = harness.derive_direct_dsn(dsn)
+    try:
+        with support.connect(direct) as connection:
+            connection.execute("SELECT pg_backend_pid()")
+    except Exception as exc:
+        pytest.skip(f"needs a direct PostgreSQL connection (set PGQRS_TEST_DIRECT_DSN): {type(exc).__name__}")
+    return direct

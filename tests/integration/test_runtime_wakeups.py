@@ -26,10 +26,17 @@ LISTENING = "SELECT pid FROM pg_stat_activity WHERE query = %s AND application_n
 
 
 @pytest.fixture
-def named(config: pgqrs.Config) -> pgqrs.Config:
-    """Return the test's config with an application name of its own (to find its listener)."""
+def named(config: pgqrs.Config, direct_dsn: str) -> pgqrs.Config:
+    """Return the test's config with an application name of its own (to find its listener).
+
+    Behind a transaction pooler (CI runs these tests through PgBouncer too) the runtime listens on
+    a direct connection, `listen_dsn`, as the docs recommend.
+    """
     name = f"wakeups_{uuid.uuid4().hex[:8]}"
-    return config.replace(dsn=conninfo.make_conninfo(config.dsn, application_name=name))
+    named = config.replace(dsn=conninfo.make_conninfo(config.dsn, application_name=name))
+    if named.behind_transaction_pooler:
+        named = named.replace(listen_dsn=conninfo.make_conninfo(direct_dsn, application_name=name))
+    return named
 
 
 def listeners(config: pgqrs.Config) -> list[int]:
@@ -62,7 +69,9 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) ->
     return harness.wait_until(condition, timeout, what)
 
 
-def test_sync_worker_wakes_on_notify_and_after_its_listener_is_killed(named: pgqrs.Config, dsn: str) -> None:
+def test_sync_worker_wakes_on_notify_and_after_its_listener_is_killed(
+    named: pgqrs.Config, dsn: str, direct_dsn: str
+) -> None:
     config = named
     queue_id = prepare(config)
     handled: list[int] = []
@@ -79,7 +88,7 @@ def test_sync_worker_wakes_on_notify_and_after_its_listener_is_killed(named: pgq
         time.sleep(0.2)  # the first poll after start is over
         enqueue_and_notify(dsn, config.schema, queue_id, 1)
         wait_for(lambda: handled == [1], "the notified message to be handled")
-        assert harness.terminate(dsn, listeners(named)) == 1
+        assert harness.terminate(direct_dsn, listeners(named)) == 1
         wait_for(lambda: bool(listeners(named)), "the listener to reconnect")
         time.sleep(0.2)
         enqueue_and_notify(dsn, config.schema, queue_id, 2)
@@ -139,7 +148,7 @@ def test_behind_a_transaction_pooler_the_runtime_only_polls(
     def work(message: sync.QueueMessage) -> None:
         handled.append(message.payload["n"])
 
-    polling = config.replace(poll_interval=0.2, **setting)
+    polling = config.replace(poll_interval=0.2, listen_dsn=None, **setting)
     runner = threading.Thread(target=app.run, args=(polling,), daemon=True)
     before = set(listeners(named))
     runner.start()
@@ -162,7 +171,8 @@ def test_a_listen_dsn_is_used_behind_a_pooler(named: pgqrs.Config, dsn: str) -> 
     def work(message: sync.QueueMessage) -> None:
         handled.append(message.payload["n"])
 
-    settings = config.replace(poll_interval=SLOW_POLL, pooler="transaction", listen_dsn=config.dsn)
+    direct = config.listen_dsn or config.dsn  # the named fixture's direct DSN behind a pooler
+    settings = config.replace(poll_interval=SLOW_POLL, pooler="transaction", listen_dsn=direct)
     runner = threading.Thread(target=app.run, args=(settings,), daemon=True)
     runner.start()
     try:

@@ -9,11 +9,11 @@ import asyncio
 import concurrent.futures
 import threading
 
-import psycopg
 import pytest
 
 import pgqrs
 from pgqrs import sync
+from tests import support
 from tests.reliability import harness
 
 TASKS = 4
@@ -53,9 +53,11 @@ def test_threads_sharing_a_consumer_register_one_worker(config: pgqrs.Config) ->
 
 
 def test_a_message_enqueued_during_delete_queue_makes_it_not_empty(
-    config: pgqrs.Config, raw: psycopg.Connection[tuple[object, ...]], dsn: str
+    config: pgqrs.Config, direct_dsn: str
 ) -> None:
-    with sync.PgqrsAdmin.connect(config) as admin:
+    # The enqueue in flight and the lock watch go to the server itself: behind a pooler with two
+    # server connections they would wait for the connection delete_queue holds.
+    with sync.PgqrsAdmin.connect(config) as admin, support.connect(direct_dsn) as raw:
         admin.install()
         queue = admin.create_queue("busy")
         with raw.transaction():
@@ -67,7 +69,7 @@ def test_a_message_enqueued_during_delete_queue_makes_it_not_empty(
             )
             deleting = harness.CallInThread(lambda: admin.delete_queue("busy"))
             harness.wait_until(
-                lambda: harness.blocked_backend(dsn, config.schema, "DELETE FROM") is not None,
+                lambda: harness.blocked_backend(direct_dsn, config.schema, "DELETE FROM") is not None,
                 30,
                 "delete_queue to wait for the enqueue",
             )

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from pgqrs import sync as pgqrs
-from tests import support
 from tests.reliability import harness, proxy
 
 _COLLECTED: list[dict[str, Any]] = []
@@ -72,16 +71,6 @@ def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             file.write(json.dumps(entry, default=str) + "\n")
 
 
-@pytest.fixture(scope="session")
-def direct_dsn(dsn: str) -> str:
-    """Return a DSN for PostgreSQL itself (not a pooler): for fault injection and inspection."""
-    direct = harness.derive_direct_dsn(dsn)
-    try:
-        with support.connect(direct) as connection:
-            connection.execute("SELECT pg_backend_pid()")
-    except Exception as exc:
-        pytest.skip(f"needs a direct PostgreSQL connection (set PGQRS_TEST_DIRECT_DSN): {type(exc).__name__}")
-    return direct
 
 
 @pytest.fixture
