@@ -82,6 +82,8 @@ class QueueWorker:
         with self._state:
             if len(self._looks) < _MOST_LOOKS:
                 heapq.heappush(self._looks, time.monotonic() + seconds)
+        # An idle wait in progress was timed before this look: wake it to time itself again.
+        self._wake.set()
 
     def held_ids(self) -> list[int]:
         """Return every message this worker leased and has not settled (running or handed over)."""
