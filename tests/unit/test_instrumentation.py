@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 WITHOUT_OPENTELEMETRY = """
 import sys
 sys.modules["opentelemetry"] = None  # as if the otel extra were not installed
@@ -27,3 +29,16 @@ def test_the_opentelemetry_hooks_are_registered_when_the_extra_is_there() -> Non
     from pgqrs import instrumentation, tracing
 
     assert tracing.DEFAULT in instrumentation.hooks()
+
+
+def test_without_a_recording_provider_no_span_is_made() -> None:
+    pytest.importorskip("opentelemetry")
+    from opentelemetry import trace
+
+    from pgqrs import tracing
+
+    # The API's default (proxy) provider records nothing: the hooks must not even start spans.
+    hooks = tracing.OpenTelemetryHooks(trace.NoOpTracerProvider())
+    assert hooks.enqueue_started("q", 1) is None
+    assert hooks.trace_context(None) is None
+    hooks.enqueue_finished(None, None)
