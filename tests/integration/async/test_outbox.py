@@ -126,8 +126,9 @@ async def test_a_connection_of_the_other_api_is_refused(producer: pgqrs.Producer
 async def test_sqlalchemy_session_commit_and_rollback(
     dsn: str, producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin
 ) -> None:
-    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sqlalchemy_api.create_async_engine(url, connect_args={"prepare_threshold": None})
+    engine = sqlalchemy_api.create_async_engine(
+        sqlalchemy_api.url(dsn), connect_args={"prepare_threshold": None}
+    )
     orders = sqlalchemy_api.text(f'CREATE TABLE "{admin.schema}".orders (id integer)')
     insert = sqlalchemy_api.text(f'INSERT INTO "{admin.schema}".orders VALUES (1)')
     try:
@@ -148,8 +149,9 @@ async def test_sqlalchemy_session_commit_and_rollback(
 async def test_sqlalchemy_connection_commit_and_rollback(
     dsn: str, producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin
 ) -> None:
-    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sqlalchemy_api.create_async_engine(url, connect_args={"prepare_threshold": None})
+    engine = sqlalchemy_api.create_async_engine(
+        sqlalchemy_api.url(dsn), connect_args={"prepare_threshold": None}
+    )
     try:
         async with engine.connect() as connection:
             await producer.batch_enqueue(["rolled", "back"], connection=connection)
