@@ -6,14 +6,19 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 9
 
 _TIMESTAMP = "timestamp with time zone"
 
 # table -> [(column, type, not null)]
 COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
     "pgqrs_schema_version": [("version", "integer", True), ("installed_at", _TIMESTAMP, True)],
-    "pgqrs_queues": [("id", "bigint", True), ("queue_name", "text", True), ("created_at", _TIMESTAMP, True)],
+    "pgqrs_queues": [
+        ("id", "bigint", True),
+        ("queue_name", "text", True),
+        ("created_at", _TIMESTAMP, True),
+        ("dedup_window", "interval", True),
+    ],
     "pgqrs_workers": [
         ("id", "bigint", True),
         ("queue_id", "bigint", True),
@@ -57,6 +62,16 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("archived", "bigint", True),
         ("dead_letters", "bigint", True),
     ],
+    "pgqrs_dedup_keys": [
+        ("queue_id", "bigint", True),
+        ("dedup_key", "text", True),
+        ("message_id", "bigint", True),
+        ("enqueued_at", _TIMESTAMP, True),
+        ("read_ct", "integer", True),
+        ("priority", "integer", True),
+        ("acknowledged_at", _TIMESTAMP, True),
+        ("expires_at", _TIMESTAMP, True),
+    ],
 }
 
 # index -> the part of pg_get_indexdef() from "USING" on (schema-independent)
@@ -85,6 +100,8 @@ INDEXES: dict[str, str] = {
     "pgqrs_archive_dead_letters_idx": "USING btree (queue_id, id) WHERE (dead_letter_reason IS NOT NULL)",
     "pgqrs_archive_archived_at_idx": "USING btree (queue_id, archived_at)",
     "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
+    "pgqrs_dedup_keys_pkey": "USING btree (queue_id, dedup_key)",
+    "pgqrs_dedup_keys_expires_at_idx": "USING btree (expires_at)",
 }
 
 # constraint -> its definition with the schema qualifier removed
@@ -92,6 +109,7 @@ CONSTRAINTS: dict[str, str] = {
     "pgqrs_schema_version_pkey": "PRIMARY KEY (version)",
     "pgqrs_queues_pkey": "PRIMARY KEY (id)",
     "pgqrs_queues_queue_name_key": "UNIQUE (queue_name)",
+    "pgqrs_queues_dedup_window_check": "CHECK ((dedup_window >= '00:00:00'::interval))",
     "pgqrs_workers_pkey": "PRIMARY KEY (id)",
     "pgqrs_workers_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
     "pgqrs_workers_status_check": "CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text])))",
@@ -106,6 +124,8 @@ CONSTRAINTS: dict[str, str] = {
     "pgqrs_archive_counts_queue_id_fkey": (
         "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE"
     ),
+    "pgqrs_dedup_keys_pkey": "PRIMARY KEY (queue_id, dedup_key)",
+    "pgqrs_dedup_keys_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
 }
 
 # function -> its identity arguments (pg_get_function_identity_arguments)
@@ -113,6 +133,10 @@ FUNCTIONS: dict[str, str] = {
     "pgqrs_dequeue": (
         "p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision, "
         "p_message_type text"
+    ),
+    "pgqrs_enqueue_keyed": (
+        "p_queue_id bigint, p_payloads text[], p_keys text[], p_at timestamp with time zone, "
+        "p_delay double precision, p_priority integer, p_trace_context text, p_channel text, p_wake text"
     ),
 }
 

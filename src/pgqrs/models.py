@@ -19,12 +19,17 @@ NewPayloadT = TypeVar("NewPayloadT")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueueInfo:
-    """A queue. `schema` records where it lives so producers and consumers find its tables."""
+    """A queue. `schema` records where it lives so producers and consumers find its tables.
+
+    `dedup_window`: how long the dedup key of an acknowledged message stays reserved (0: free
+    at once); see docs/enqueue.md.
+    """
 
     id: int
     queue_name: str
     created_at: datetime.datetime
     schema: str = "public"
+    dedup_window: datetime.timedelta = datetime.timedelta(0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,6 +41,12 @@ class QueueMessage(Generic[PayloadT]):
     `priority` is leased first; `dedup_key` is the idempotency key it was enqueued with. The
     payload is the stored JSON (`QueueMessage` alone means `QueueMessage[Any]`); a typed handler
     gets a `QueueMessage[YourType]` (see `with_payload`).
+
+    `acknowledged_at` is None for a message in its queue. It is set only on what an enqueue
+    returns for a dedup key whose message was acknowledged within its queue's dedup window:
+    that message's id, enqueue time, deliveries and priority, `vt` = `acknowledged_at`, and the
+    payload passed to this enqueue (nothing was written; the stored payload is gone, or in the
+    archive under `original_msg_id` if it was archived).
     """
 
     id: int
@@ -49,6 +60,7 @@ class QueueMessage(Generic[PayloadT]):
     last_error: str | None = None
     priority: int = 0
     dedup_key: str | None = None
+    acknowledged_at: datetime.datetime | None = None
 
     @property
     def attempt(self) -> int:
@@ -69,6 +81,7 @@ class QueueMessage(Generic[PayloadT]):
             self.last_error,
             self.priority,
             self.dedup_key,
+            self.acknowledged_at,
         )
 
 
@@ -120,9 +133,10 @@ class QueueMetrics:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewQueue:
-    """Input for `PgqrsQueues.insert`."""
+    """Input for `PgqrsQueues.insert`; `dedup_window` is a timedelta or seconds."""
 
     queue_name: str
+    dedup_window: Any = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

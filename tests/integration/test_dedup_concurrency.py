@@ -94,7 +94,7 @@ def _wait_for_a_lock_wait(dsn: str, schema: str) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position(%s in query) > 0"
     )
     for _attempt in range(600):
-        if support.count(direct, query, f'"{schema}".pgqrs_messages') > 0:
+        if support.count(direct, query, f'"{schema}".pgqrs_') > 0:
             return
         threading.Event().wait(0.05)
     raise AssertionError("the second enqueue never waited for the first")

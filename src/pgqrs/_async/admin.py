@@ -10,7 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles
 from pgqrs import config as config_module
-from pgqrs._async import _database, consumer, producer, tables
+from pgqrs._async import _database, consumer, dedup_keys, producer, tables
 
 
 class PgqrsAdmin:
@@ -32,6 +32,7 @@ class PgqrsAdmin:
         self.workers = tables.PgqrsWorkers(pool, self.schema, timeout=timeout)
         self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes, timeout=timeout)
         self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes, timeout=timeout)
+        self.dedup_keys = dedup_keys.PgqrsDedupKeys(pool, self.schema, timeout=timeout)
 
     @classmethod
     async def connect(cls, config: config_module.Config) -> PgqrsAdmin:
@@ -182,19 +183,39 @@ class PgqrsAdmin:
 
     # Queues --------------------------------------------------------------------------------
 
-    async def create_queue(self, name: str, exist_ok: bool = False) -> models.QueueInfo:
-        """Create a queue and return it (or return the existing one when `exist_ok`).
+    async def create_queue(
+        self, name: str, exist_ok: bool = False, *, dedup_window: Any = 0
+    ) -> models.QueueInfo:
+        """Create a queue and return it (or return the existing one, as it is, when `exist_ok`).
+
+        Args:
+            name: The queue's name.
+            exist_ok: Return an existing queue of that name instead of raising.
+            dedup_window: How long (timedelta or seconds) the dedup key of an acknowledged
+                message stays reserved: a retried enqueue of the key within it writes nothing
+                and returns the original message's id. 0 (the default): the key is free again
+                once its message is acknowledged. See `set_dedup_window`.
 
         Raises:
             QueueAlreadyExists: A queue with this name exists (and not `exist_ok`).
             ValidationError: The name is not a valid queue name.
         """
         try:
-            return await self.queues.insert(models.NewQueue(name))
+            return await self.queues.insert(models.NewQueue(name, dedup_window))
         except errors.QueueAlreadyExists:
             if not exist_ok:
                 raise
         return await self.get_queue(name)
+
+    async def set_dedup_window(self, name: str, window: Any) -> models.QueueInfo:
+        """Set a queue's dedup window (see `create_queue`); every producer and consumer applies
+        it from their next statement. Keys acknowledged before keep the expiry they got.
+
+        Raises:
+            QueueNotFound: No such queue.
+            ValidationError: `window` is not a non-negative timedelta or number of seconds.
+        """
+        return await self.queues.set_dedup_window(_validation.queue_name(name), window)
 
     async def get_queue(self, name: str) -> models.QueueInfo:
         """Return the queue named `name`.

@@ -59,6 +59,10 @@ class Consumer:
         self._worker: models.WorkerInfo | None = None
         self._last_heartbeat = 0.0
         self._registering = _compat.Lock()
+        # Set once this consumer leased a message with a dedup key: from then on its
+        # acknowledgements reserve keys (the *_keyed statements); until then they run the
+        # plain statements, so queues without keys pay nothing for the dedup window.
+        self._keyed = False
 
     @property
     def worker_id(self) -> int | None:
@@ -136,6 +140,8 @@ class Consumer:
         leased: list[models.QueueMessage] = []
         poisoned: list[int] = []
         for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error, priority, key in rows:
+            if key is not None:
+                self._keyed = True
             if limit and read_ct > limit:
                 poisoned.append(msg_id)
             else:
@@ -149,7 +155,7 @@ class Consumer:
     async def _bury(self, msg_ids: list[int]) -> None:
         """Move poison messages this consumer just leased to the archive, with their reason."""
         params = {**self._holder(), "ids": msg_ids, "max_read_count": self.config.max_read_count}
-        buried = await self._database.fetch("message_bury", params)
+        buried = await self._database.fetch(self._keyed_name("message_bury"), params)
         logger.warning(
             "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, len(buried)
         )
@@ -159,13 +165,16 @@ class Consumer:
         checked = _validation.message_id(msg_id)
         if self._worker is None:
             return False  # never dequeued, so it holds no lease
+        if self._keyed:
+            return (await self.delete_batch([checked]))[0]
         await self._keep_alive()
         return bool(await self._database.fetch("message_delete_owned_one", {**self._holder(), "id": checked}))
 
     async def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Delete the held messages among `msg_ids`; one bool per input position, in input order
         (an id given twice is True once)."""
-        return await self._acknowledge("message_delete_owned", _validation.message_ids(msg_ids))
+        ids = _validation.message_ids(msg_ids)
+        return await self._acknowledge(self._keyed_name("message_delete_owned"), ids)
 
     async def archive(self, msg_id: int) -> bool:
         """Move a message this consumer holds to the archive; False if it does not hold it."""
@@ -173,7 +182,7 @@ class Consumer:
 
     async def archive_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Archive the held messages among `msg_ids` in one statement; one bool per input position."""
-        return await self._acknowledge("archive_move", _validation.message_ids(msg_ids))
+        return await self._acknowledge(self._keyed_name("archive_move"), _validation.message_ids(msg_ids))
 
     async def release(self, msg_id: int, delay: Any = 0, count_delivery: bool = False) -> bool:
         """Give a held message back: visible again after `delay` (timedelta or seconds; 0: at once).
@@ -230,7 +239,7 @@ class Consumer:
             "reasons": [_validation.error_text(item[1], REASON_LIMIT) for item in items],
             "errors": [_validation.error_text(item[2], ERROR_LIMIT) for item in items],
         }
-        return await self._acknowledge("message_dead_letter", ids, extra)
+        return await self._acknowledge(self._keyed_name("message_dead_letter"), ids, extra)
 
     async def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""
@@ -287,6 +296,10 @@ class Consumer:
                     removed_id,
                 )
                 self._worker = None
+
+    def _keyed_name(self, name: str) -> str:
+        """Return the statement that ends messages' lives: its keyed twin once keys were leased."""
+        return f"{name}_keyed" if self._keyed else name
 
     def _holder(self) -> dict[str, Any]:
         """Return the parameters every lease-holder statement checks: this worker (and its queue)."""

@@ -14,8 +14,8 @@ from pgqrs import config as config_module
 from pgqrs._async import _compat, _database
 
 _FOREIGN_KEY_VIOLATION = "23503"
-# A dedup key whose live message committed after the statement began is neither written nor
-# seen by it: the next statement sees it (or writes it, if it was acknowledged meanwhile).
+# A key whose live message was acknowledged (with no dedup window) between the keyed enqueue's
+# unique check and its answer is neither written nor answered: the next call writes it.
 _KEYED_ATTEMPTS = 5
 
 
@@ -79,7 +79,9 @@ class Producer:
             payload: A JSON value, or a dataclass / pydantic model / msgspec Struct (stored as JSON).
             priority: 0..100; higher is leased first (then visibility order).
             dedup_key: At most one live (unacknowledged) message per queue and key: when one
-                exists, nothing is written and that message is returned.
+                exists, nothing is written and that message is returned. Within the queue's
+                dedup_window after that message was acknowledged, nothing is written either and
+                its id comes back (with `acknowledged_at` set).
             connection: The caller's connection, whose transaction the enqueue joins.
 
         Returns:
@@ -200,7 +202,8 @@ class Producer:
     async def _keyed(
         self, texts: list[str], keys: list[str | None], params: dict[str, Any], caller: Any
     ) -> list[models.QueueMessage]:
-        """Enqueue with dedup keys: written rows, or the live messages of keys already taken."""
+        """Enqueue with dedup keys: written rows, or the live or acknowledged (within the dedup
+        window) messages of keys already taken."""
         payloads = _decoding.stored(texts)
         by_key: dict[str, models.QueueMessage] = {}
         by_position: dict[int, models.QueueMessage] = {}
@@ -231,13 +234,15 @@ class Producer:
         )
 
     def _keyed_message(self, row: tuple[Any, ...], payload: Any) -> models.QueueMessage:
-        """Return the message of a keyed row: written now (`payload` is its own), or live already."""
-        msg_id, text, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, key, fresh = row
-        if not fresh:
+        """Return the message of a keyed row: written now or acknowledged within the dedup window
+        (`payload` is this call's), or live already (its own payload)."""
+        msg_id, text, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority, key = row[:10]
+        fresh, acked = row[10:]
+        if not fresh and acked is None:
             payload = _decoding.loads(text)
         return models.QueueMessage(
             msg_id, self.queue_info.id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id,
-            last_error, priority, key,
+            last_error, priority, key, acked,
         )  # fmt: skip
 
     async def _insert(

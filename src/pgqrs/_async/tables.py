@@ -98,7 +98,7 @@ class PgqrsQueues(_TableBase[models.QueueInfo]):
     _prefix = "queue"
 
     def _record(self, row: tuple[Any, ...]) -> models.QueueInfo:
-        return models.QueueInfo(row[0], row[1], row[2], self.schema)
+        return models.QueueInfo(row[0], row[1], row[2], self.schema, row[3])
 
     def _missing(self, id: int) -> errors.NotFoundError:
         return errors.QueueNotFound(queue_id=id)
@@ -111,7 +111,8 @@ class PgqrsQueues(_TableBase[models.QueueInfo]):
             ValidationError: The name is not a valid queue name.
         """
         name = _validation.queue_name(new.queue_name)
-        row = await self._database.fetch_one("queue_insert", {"queue_name": name})
+        window = _validation.seconds(new.dedup_window, "dedup_window")
+        row = await self._database.fetch_one("queue_insert", {"queue_name": name, "dedup_window": window})
         if row is None:
             raise errors.QueueAlreadyExists(name)
         return self._record(row)
@@ -123,6 +124,18 @@ class PgqrsQueues(_TableBase[models.QueueInfo]):
             QueueNotFound: No queue has this name.
         """
         row = await self._database.fetch_one("queue_get_by_name", {"queue_name": queue_name})
+        if row is None:
+            raise errors.QueueNotFound(queue_name)
+        return self._record(row)
+
+    async def set_dedup_window(self, queue_name: str, window: Any) -> models.QueueInfo:
+        """Set how long the keys of a queue's acknowledged messages stay reserved; return the queue.
+
+        Raises:
+            QueueNotFound: No queue has this name.
+        """
+        params = {"queue_name": queue_name, "dedup_window": _validation.seconds(window, "dedup_window")}
+        row = await self._database.fetch_one("queue_set_dedup_window", params)
         if row is None:
             raise errors.QueueNotFound(queue_name)
         return self._record(row)

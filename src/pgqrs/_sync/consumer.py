@@ -60,6 +60,10 @@ class Consumer:
         self._worker: models.WorkerInfo | None = None
         self._last_heartbeat = 0.0
         self._registering = _compat.Lock()
+        # Set once this consumer leased a message with a dedup key: from then on its
+        # acknowledgements reserve keys (the *_keyed statements); until then they run the
+        # plain statements, so queues without keys pay nothing for the dedup window.
+        self._keyed = False
 
     @property
     def worker_id(self) -> int | None:
@@ -137,6 +141,8 @@ class Consumer:
         leased: list[models.QueueMessage] = []
         poisoned: list[int] = []
         for msg_id, payload, enqueued_at, vt, read_ct, dequeued_at, last_error, priority, key in rows:
+            if key is not None:
+                self._keyed = True
             if limit and read_ct > limit:
                 poisoned.append(msg_id)
             else:
@@ -150,7 +156,7 @@ class Consumer:
     def _bury(self, msg_ids: list[int]) -> None:
         """Move poison messages this consumer just leased to the archive, with their reason."""
         params = {**self._holder(), "ids": msg_ids, "max_read_count": self.config.max_read_count}
-        buried = self._database.fetch("message_bury", params)
+        buried = self._database.fetch(self._keyed_name("message_bury"), params)
         logger.warning(
             "queue %s: %d poison message(s) moved to the archive", self.queue_info.queue_name, len(buried)
         )
@@ -160,13 +166,16 @@ class Consumer:
         checked = _validation.message_id(msg_id)
         if self._worker is None:
             return False  # never dequeued, so it holds no lease
+        if self._keyed:
+            return (self.delete_batch([checked]))[0]
         self._keep_alive()
         return bool(self._database.fetch("message_delete_owned_one", {**self._holder(), "id": checked}))
 
     def delete_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Delete the held messages among `msg_ids`; one bool per input position, in input order
         (an id given twice is True once)."""
-        return self._acknowledge("message_delete_owned", _validation.message_ids(msg_ids))
+        ids = _validation.message_ids(msg_ids)
+        return self._acknowledge(self._keyed_name("message_delete_owned"), ids)
 
     def archive(self, msg_id: int) -> bool:
         """Move a message this consumer holds to the archive; False if it does not hold it."""
@@ -174,7 +183,7 @@ class Consumer:
 
     def archive_batch(self, msg_ids: Iterable[int]) -> list[bool]:
         """Archive the held messages among `msg_ids` in one statement; one bool per input position."""
-        return self._acknowledge("archive_move", _validation.message_ids(msg_ids))
+        return self._acknowledge(self._keyed_name("archive_move"), _validation.message_ids(msg_ids))
 
     def release(self, msg_id: int, delay: Any = 0, count_delivery: bool = False) -> bool:
         """Give a held message back: visible again after `delay` (timedelta or seconds; 0: at once).
@@ -231,7 +240,7 @@ class Consumer:
             "reasons": [_validation.error_text(item[1], REASON_LIMIT) for item in items],
             "errors": [_validation.error_text(item[2], ERROR_LIMIT) for item in items],
         }
-        return self._acknowledge("message_dead_letter", ids, extra)
+        return self._acknowledge(self._keyed_name("message_dead_letter"), ids, extra)
 
     def extend_visibility(self, msg_id: int, duration: Any) -> bool:
         """Extend this consumer's lease on a message by `duration`; False if it does not hold it."""
@@ -288,6 +297,10 @@ class Consumer:
                     removed_id,
                 )
                 self._worker = None
+
+    def _keyed_name(self, name: str) -> str:
+        """Return the statement that ends messages' lives: its keyed twin once keys were leased."""
+        return f"{name}_keyed" if self._keyed else name
 
     def _holder(self) -> dict[str, Any]:
         """Return the parameters every lease-holder statement checks: this worker (and its queue)."""

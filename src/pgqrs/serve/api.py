@@ -30,6 +30,8 @@ def _web(request: Request) -> web.Web:
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

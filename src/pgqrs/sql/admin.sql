@@ -53,5 +53,7 @@ SELECT max(version) FROM {schema}.pgqrs_schema_version;
 -- Dependants first. No CASCADE: an object of the user's built on ours stops the uninstall
 -- instead of being dropped silently.
 DROP FUNCTION IF EXISTS {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text);
-DROP TABLE IF EXISTS {schema}.pgqrs_archive_counts, {schema}.pgqrs_archive, {schema}.pgqrs_messages,
+DROP FUNCTION IF EXISTS {schema}.pgqrs_enqueue_keyed(bigint, text[], text[], timestamptz,
+    double precision, integer, text, text, text);
+DROP TABLE IF EXISTS {schema}.pgqrs_dedup_keys, {schema}.pgqrs_archive_counts, {schema}.pgqrs_archive, {schema}.pgqrs_messages,
     {schema}.pgqrs_workers, {schema}.pgqrs_queues, {schema}.pgqrs_schema_version;

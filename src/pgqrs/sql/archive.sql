@@ -23,6 +23,41 @@ SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
 FROM moved
 RETURNING original_msg_id;
 
+-- name: archive_move_keyed :many
+-- archive_move for a consumer that has leased messages with dedup keys (everyone else runs the
+-- plain statement, unchanged): each moved message's key stays reserved for its queue's
+-- dedup_window in pgqrs_dedup_keys, in this statement, so a retried enqueue of the key sees
+-- either the live message or the reservation (migration 0009). Otherwise as archive_move: SQL
+-- has no include, and the plain statements stay exactly what they were.
+WITH moved AS (
+    DELETE FROM {schema}.pgqrs_messages
+    WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
+    RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id, last_error,
+              priority, dedup_key
+), reserved AS (
+    -- Each key stays reserved for its queue's dedup window (0: none): pgqrs_dedup_keys.
+    INSERT INTO {schema}.pgqrs_dedup_keys (queue_id, dedup_key, message_id, enqueued_at, read_ct,
+                                           priority, acknowledged_at, expires_at)
+    SELECT gone.queue_id, gone.dedup_key, gone.id, gone.enqueued_at, gone.read_ct, gone.priority,
+           now(), now() + q.dedup_window
+    FROM moved gone JOIN {schema}.pgqrs_queues q ON q.id = gone.queue_id
+    WHERE gone.dedup_key IS NOT NULL AND q.dedup_window > interval '0'
+    ON CONFLICT (queue_id, dedup_key) DO UPDATE
+    SET (message_id, enqueued_at, read_ct, priority, acknowledged_at, expires_at) =
+        (excluded.message_id, excluded.enqueued_at, excluded.read_ct, excluded.priority,
+         excluded.acknowledged_at, excluded.expires_at)
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*) FROM moved GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE SET archived = counts.archived + excluded.archived
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
+                                    read_ct, processing_duration, worker_id, last_error)
+SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
+       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id, last_error
+FROM moved
+RETURNING original_msg_id;
+
 -- name: archive_insert :one
 WITH inserted AS (
     INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,

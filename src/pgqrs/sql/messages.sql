@@ -52,47 +52,23 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_keyed :many
--- Enqueue with dedup keys (NULL: none): a key with a live message writes nothing, and that
--- message comes back whole (fresh = false, payload as text); written rows come back as in
--- message_enqueue_batch (fresh = true). The unique index decides under concurrency; rows go in
+-- Enqueue with dedup keys (NULL: none): see pgqrs_enqueue_keyed (migration 0009). A key with a
+-- live message, or reserved by its queue's dedup window, writes nothing; rows are written in
 -- key order, so concurrent batches sharing keys wait for each other but never deadlock.
-WITH inserted AS (
-    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
-    SELECT %(queue_id)s, input.payload::jsonb,
-           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
-           input.dedup_key, %(trace_context)s
-    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    ORDER BY input.dedup_key COLLATE "C", input.position
-    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-    RETURNING id, enqueued_at, vt, priority, dedup_key
-)
-SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true FROM inserted
-UNION ALL
-SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
-       m.last_error, m.priority, m.dedup_key, false
-FROM {schema}.pgqrs_messages m
-WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
-  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority,
+       dedup_key, fresh, acknowledged_at
+FROM {schema}.pgqrs_enqueue_keyed(%(queue_id)s::bigint, %(payloads)b::text[], %(keys)b::text[],
+                                  %(at)s::timestamptz, %(delay)s::double precision,
+                                  %(priority)s::integer, %(trace_context)s::text, NULL, NULL);
 
 -- name: message_enqueue_keyed_notify :many
--- message_enqueue_keyed with one wake-up for the whole statement, sent only if a row was written.
-WITH inserted AS (
-    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
-    SELECT %(queue_id)s, input.payload::jsonb,
-           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
-           input.dedup_key, %(trace_context)s
-    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    ORDER BY input.dedup_key COLLATE "C", input.position
-    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-    RETURNING id, enqueued_at, vt, priority, dedup_key
-), woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM inserted))
-SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true FROM inserted, woken
-UNION ALL
-SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
-       m.last_error, m.priority, m.dedup_key, false
-FROM {schema}.pgqrs_messages m
-WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
-  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
+-- message_enqueue_keyed that wakes the queue's idle workers if it wrote a row.
+SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority,
+       dedup_key, fresh, acknowledged_at
+FROM {schema}.pgqrs_enqueue_keyed(%(queue_id)s::bigint, %(payloads)b::text[], %(keys)b::text[],
+                                  %(at)s::timestamptz, %(delay)s::double precision,
+                                  %(priority)s::integer, %(trace_context)s::text,
+                                  %(channel)s::text, %(wake)s::text);
 
 -- name: message_dequeue :many
 -- Lease up to `limit` visible messages in visibility order, skipping rows others hold: see
@@ -125,6 +101,40 @@ SELECT id, queue_id, payload, enqueued_at, deliveries,
 FROM dead
 RETURNING original_msg_id;
 
+-- name: message_bury_keyed :many
+-- message_bury for a consumer that has leased keyed messages: see message_delete_owned_keyed.
+WITH dead AS (
+    DELETE FROM {schema}.pgqrs_messages
+    WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
+    RETURNING id, queue_id, payload, enqueued_at, read_ct, read_ct - 1 AS deliveries, last_error,
+              priority, dedup_key
+), reserved AS (
+    -- Each key stays reserved for its queue's dedup window (0: none): pgqrs_dedup_keys.
+    INSERT INTO {schema}.pgqrs_dedup_keys (queue_id, dedup_key, message_id, enqueued_at, read_ct,
+                                           priority, acknowledged_at, expires_at)
+    SELECT gone.queue_id, gone.dedup_key, gone.id, gone.enqueued_at, gone.read_ct, gone.priority,
+           now(), now() + q.dedup_window
+    FROM dead gone JOIN {schema}.pgqrs_queues q ON q.id = gone.queue_id
+    WHERE gone.dedup_key IS NOT NULL AND q.dedup_window > interval '0'
+    ON CONFLICT (queue_id, dedup_key) DO UPDATE
+    SET (message_id, enqueued_at, read_ct, priority, acknowledged_at, expires_at) =
+        (excluded.message_id, excluded.enqueued_at, excluded.read_ct, excluded.priority,
+         excluded.acknowledged_at, excluded.expires_at)
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, read_ct,
+                                    dead_letter_reason, last_error)
+SELECT id, queue_id, payload, enqueued_at, deliveries,
+       'delivered ' || deliveries || ' times without acknowledgement (max_read_count = '
+       || %(max_read_count)s || ')', last_error
+FROM dead
+RETURNING original_msg_id;
+
 -- name: message_delete_owned :many
 -- Acknowledge by deletion: only rows leased by this worker (the lease holder; a worker belongs
 -- to one queue, so the queue needs no test of its own). Every ack finds its rows through the
@@ -134,6 +144,28 @@ RETURNING original_msg_id;
 DELETE FROM {schema}.pgqrs_messages
 WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
 RETURNING id;
+
+-- name: message_delete_owned_keyed :many
+-- message_delete_owned for a consumer that has leased messages with dedup keys (everyone else
+-- runs the plain statement, unchanged): the keys stay reserved as in archive_move_keyed.
+WITH deleted AS (
+    DELETE FROM {schema}.pgqrs_messages
+    WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s
+    RETURNING id, queue_id, enqueued_at, read_ct, priority, dedup_key
+), reserved AS (
+    -- Each key stays reserved for its queue's dedup window (0: none): pgqrs_dedup_keys.
+    INSERT INTO {schema}.pgqrs_dedup_keys (queue_id, dedup_key, message_id, enqueued_at, read_ct,
+                                           priority, acknowledged_at, expires_at)
+    SELECT gone.queue_id, gone.dedup_key, gone.id, gone.enqueued_at, gone.read_ct, gone.priority,
+           now(), now() + q.dedup_window
+    FROM deleted gone JOIN {schema}.pgqrs_queues q ON q.id = gone.queue_id
+    WHERE gone.dedup_key IS NOT NULL AND q.dedup_window > interval '0'
+    ON CONFLICT (queue_id, dedup_key) DO UPDATE
+    SET (message_id, enqueued_at, read_ct, priority, acknowledged_at, expires_at) =
+        (excluded.message_id, excluded.enqueued_at, excluded.read_ct, excluded.priority,
+         excluded.acknowledged_at, excluded.expires_at)
+)
+SELECT id FROM deleted;
 
 -- name: message_delete_owned_one :many
 -- message_delete_owned for one id (Consumer.delete): no array to build, send and unnest;
@@ -187,6 +219,41 @@ WITH dead AS (
     WHERE m.id = given_up.id AND coalesce(m.worker_id, 0) = %(worker_id)s
     RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.dequeued_at, m.read_ct, m.worker_id,
               given_up.reason, given_up.error
+), counted AS (
+    INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
+    SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id
+    ON CONFLICT (queue_id, shard) DO UPDATE
+    SET archived = counts.archived + excluded.archived,
+        dead_letters = counts.dead_letters + excluded.dead_letters
+)
+INSERT INTO {schema}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at, dequeued_at,
+                                    read_ct, processing_duration, worker_id, dead_letter_reason,
+                                    last_error)
+SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct,
+       (extract(epoch FROM clock_timestamp() - dequeued_at) * 1000)::bigint, worker_id, reason, error
+FROM dead
+RETURNING original_msg_id;
+
+-- name: message_dead_letter_keyed :many
+-- message_dead_letter for a consumer that has leased keyed messages: see message_delete_owned_keyed.
+WITH dead AS (
+    DELETE FROM {schema}.pgqrs_messages m
+    USING unnest(%(ids)s::bigint[], %(reasons)s::text[], %(errors)s::text[]) AS given_up (id, reason, error)
+    WHERE m.id = given_up.id AND coalesce(m.worker_id, 0) = %(worker_id)s
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.dequeued_at, m.read_ct, m.worker_id,
+              given_up.reason, given_up.error, m.priority, m.dedup_key
+), reserved AS (
+    -- Each key stays reserved for its queue's dedup window (0: none): pgqrs_dedup_keys.
+    INSERT INTO {schema}.pgqrs_dedup_keys (queue_id, dedup_key, message_id, enqueued_at, read_ct,
+                                           priority, acknowledged_at, expires_at)
+    SELECT gone.queue_id, gone.dedup_key, gone.id, gone.enqueued_at, gone.read_ct, gone.priority,
+           now(), now() + q.dedup_window
+    FROM dead gone JOIN {schema}.pgqrs_queues q ON q.id = gone.queue_id
+    WHERE gone.dedup_key IS NOT NULL AND q.dedup_window > interval '0'
+    ON CONFLICT (queue_id, dedup_key) DO UPDATE
+    SET (message_id, enqueued_at, read_ct, priority, acknowledged_at, expires_at) =
+        (excluded.message_id, excluded.enqueued_at, excluded.read_ct, excluded.priority,
+         excluded.acknowledged_at, excluded.expires_at)
 ), counted AS (
     INSERT INTO {schema}.pgqrs_archive_counts AS counts (queue_id, shard, archived, dead_letters)
     SELECT queue_id, pg_backend_pid() %% 16, count(*), count(*) FROM dead GROUP BY queue_id

@@ -1,22 +1,31 @@
--- Queries on pgqrs_queues. Columns in QueueInfo order: id, queue_name, created_at.
+-- Queries on pgqrs_queues. Columns in QueueInfo order: id, queue_name, created_at, then (after
+-- QueueInfo.schema, which is no column) dedup_window.
 
 -- name: queue_insert :one
 -- ON CONFLICT keeps a duplicate name from raising mid-statement: no row back means "exists".
-INSERT INTO {schema}.pgqrs_queues (queue_name) VALUES (%(queue_name)s)
+-- The dedup window arrives in seconds: make_interval(secs) is elapsed time (see message_dequeue).
+INSERT INTO {schema}.pgqrs_queues (queue_name, dedup_window)
+VALUES (%(queue_name)s, make_interval(secs => %(dedup_window)s))
 ON CONFLICT (queue_name) DO NOTHING
-RETURNING id, queue_name, created_at;
+RETURNING id, queue_name, created_at, dedup_window;
+
+-- name: queue_set_dedup_window :one
+-- Applies at once to every producer and consumer: the statements read it from this row.
+UPDATE {schema}.pgqrs_queues SET dedup_window = make_interval(secs => %(dedup_window)s)
+WHERE queue_name = %(queue_name)s
+RETURNING id, queue_name, created_at, dedup_window;
 
 -- name: queue_get :one
-SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE id = %(id)s;
+SELECT id, queue_name, created_at, dedup_window FROM {schema}.pgqrs_queues WHERE id = %(id)s;
 
 -- name: queue_get_by_name :one
-SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE queue_name = %(queue_name)s;
+SELECT id, queue_name, created_at, dedup_window FROM {schema}.pgqrs_queues WHERE queue_name = %(queue_name)s;
 
 -- name: queue_list :many
-SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues ORDER BY id;
+SELECT id, queue_name, created_at, dedup_window FROM {schema}.pgqrs_queues ORDER BY id;
 
 -- name: queue_filter_by_id :many
-SELECT id, queue_name, created_at FROM {schema}.pgqrs_queues WHERE id = %(id)s;
+SELECT id, queue_name, created_at, dedup_window FROM {schema}.pgqrs_queues WHERE id = %(id)s;
 
 -- name: queue_count :one
 SELECT count(*) FROM {schema}.pgqrs_queues;

@@ -5,9 +5,11 @@
 --
 --   All three read the schema version, so an application can call install() at every start
 --   (on a current schema it only reads the version).
---   {producer}: get the queue, enqueue (INSERT ... RETURNING needs SELECT), postpone (vt).
+--   {producer}: get the queue, enqueue (INSERT ... RETURNING needs SELECT; keyed: read the
+--               reserved keys), postpone (vt).
 --   {consumer}: get the queue, register and heartbeat, lease (pgqrs_dequeue), extend, release,
---               delete, archive, dead-letter (and count what it archives). It can read payloads
+--               delete, archive, dead-letter (and count what it archives, reserve the keys of
+--               what it acknowledges, purge expired reservations). It can read payloads
 --               and delete messages (that is its job), so it could also purge a queue; it
 --               cannot enqueue, touch queues, purge the archive or remove workers.
 --   {observer}: metrics, queue and worker lists, verify, errors; no payloads (column privileges).
@@ -20,7 +22,8 @@ DO $pgqrs$ BEGIN CREATE ROLE {consumer} NOLOGIN; EXCEPTION WHEN duplicate_object
 DO $pgqrs$ BEGIN CREATE ROLE {observer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
 
 REVOKE ALL ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers,
-    {schema}.pgqrs_messages, {schema}.pgqrs_archive, {schema}.pgqrs_archive_counts
+    {schema}.pgqrs_messages, {schema}.pgqrs_archive, {schema}.pgqrs_archive_counts,
+    {schema}.pgqrs_dedup_keys
     FROM {producer}, {consumer}, {observer};
 GRANT USAGE ON SCHEMA {schema} TO {producer}, {consumer}, {observer};
 GRANT SELECT ON {schema}.pgqrs_schema_version TO {producer}, {consumer}, {observer};
@@ -29,10 +32,15 @@ REVOKE ALL ON FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double pr
     FROM PUBLIC, {producer}, {observer};
 GRANT EXECUTE ON FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text)
     TO {consumer};
+REVOKE ALL ON FUNCTION {schema}.pgqrs_enqueue_keyed(bigint, text[], text[], timestamp with time zone,
+    double precision, integer, text, text, text) FROM PUBLIC, {consumer}, {observer};
+GRANT EXECUTE ON FUNCTION {schema}.pgqrs_enqueue_keyed(bigint, text[], text[], timestamp with time zone,
+    double precision, integer, text, text, text) TO {producer};
 
 -- Producer
 GRANT SELECT ON {schema}.pgqrs_queues TO {producer};
 GRANT SELECT, INSERT, UPDATE (vt) ON {schema}.pgqrs_messages TO {producer};
+GRANT SELECT ON {schema}.pgqrs_dedup_keys TO {producer};
 
 -- Consumer
 GRANT SELECT ON {schema}.pgqrs_queues TO {consumer};
@@ -41,6 +49,8 @@ GRANT SELECT, UPDATE (vt, read_ct, dequeued_at, worker_id, last_error), DELETE
     ON {schema}.pgqrs_messages TO {consumer};
 GRANT SELECT (original_msg_id), INSERT ON {schema}.pgqrs_archive TO {consumer};
 GRANT SELECT, INSERT, UPDATE ON {schema}.pgqrs_archive_counts TO {consumer};
+-- Reserving the keys of what it acknowledges (dedup windows), purging the expired ones.
+GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.pgqrs_dedup_keys TO {consumer};
 
 -- Observer
 GRANT SELECT ON {schema}.pgqrs_queues, {schema}.pgqrs_workers, {schema}.pgqrs_archive_counts

@@ -13,6 +13,7 @@ from tests import support
 TABLES = [
     "pgqrs_archive",
     "pgqrs_archive_counts",
+    "pgqrs_dedup_keys",
     "pgqrs_messages",
     "pgqrs_queues",
     "pgqrs_schema_version",
@@ -89,6 +90,7 @@ async def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> 
             "pgqrs_messages",
             "pgqrs_archive",
             "pgqrs_archive_counts",
+            "pgqrs_dedup_keys",
         ]
     ]
 

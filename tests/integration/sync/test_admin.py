@@ -14,6 +14,7 @@ from tests import support
 TABLES = [
     "pgqrs_archive",
     "pgqrs_archive_counts",
+    "pgqrs_dedup_keys",
     "pgqrs_messages",
     "pgqrs_queues",
     "pgqrs_schema_version",
@@ -90,6 +91,7 @@ def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> None:
             "pgqrs_messages",
             "pgqrs_archive",
             "pgqrs_archive_counts",
+            "pgqrs_dedup_keys",
         ]
     ]
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import psycopg
 import pytest
 
@@ -91,3 +93,125 @@ def test_a_key_in_the_callers_transaction(
         caller.commit()
     assert (producer.enqueue("w", dedup_key="k")).id == kept.id
     assert admin.messages.count() == 1
+
+
+# Dedup windows (migration 0009): a key stays reserved after its message is acknowledged.
+
+HOUR = datetime.timedelta(hours=1)
+Raw = psycopg.Connection[tuple[object, ...]]
+
+
+@pytest.fixture
+def windowed(admin: pgqrs.PgqrsAdmin) -> pgqrs.QueueInfo:
+    """Return a queue whose acknowledged keys stay reserved for an hour."""
+    return admin.create_queue("windowed", dedup_window=HOUR)
+
+
+def _acknowledge(
+    admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo, how: str
+) -> tuple[pgqrs.QueueMessage, pgqrs.Producer]:
+    """Enqueue 'job' with key k, lease it and end it `how`; return the message and the producer."""
+    producer = pgqrs.Producer(admin.pool, queue, admin.config)
+    sent = producer.enqueue("job", dedup_key="k", priority=4)
+    consumer = pgqrs.Consumer(admin.pool, queue, admin.config)
+    leased = consumer.dequeue()
+    assert leased is not None and leased.id == sent.id
+    if how == "dead_letter":
+        assert consumer.dead_letter(leased.id, "given up")
+    else:
+        assert getattr(consumer, how)(leased.id)
+    consumer.close()
+    return sent, producer
+
+
+def test_a_window_of_zero_keeps_no_key(admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo) -> None:
+    assert queue.dedup_window == datetime.timedelta(0)
+    sent, producer = _acknowledge(admin, queue, "archive")
+    again = producer.enqueue("job", dedup_key="k")
+    assert again.id != sent.id and again.acknowledged_at is None
+    assert admin.dedup_keys.count_reserved(queue.id) == 0
+
+
+@pytest.mark.parametrize("how", ["archive", "delete", "dead_letter"])
+def test_within_the_window_a_retry_returns_the_acknowledged_message(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo, how: str
+) -> None:
+    sent, producer = _acknowledge(admin, windowed, how)
+    archived = admin.archive.count()
+    again = producer.enqueue({"retry": 1}, dedup_key="k")
+    assert (again.id, again.enqueued_at, again.priority, again.dedup_key) == (
+        sent.id, sent.enqueued_at, 4, "k",
+    )  # fmt: skip
+    assert again.acknowledged_at is not None and again.vt == again.acknowledged_at
+    assert (again.read_ct, again.worker_id, again.payload) == (1, None, {"retry": 1})
+    assert admin.messages.count() == 0
+    assert admin.archive.count() == archived
+    assert admin.dedup_keys.count_reserved(windowed.id) == 1
+
+
+def test_a_key_is_free_once_its_window_expired(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo, raw: Raw, schema: str
+) -> None:
+    sent, producer = _acknowledge(admin, windowed, "archive")
+    # The reservation's time has come (as if the hour had passed).
+    raw.execute(f'UPDATE "{schema}".pgqrs_dedup_keys SET expires_at = now() - interval \'1 second\'')
+    again = producer.enqueue("new", dedup_key="k")
+    assert again.id != sent.id and again.acknowledged_at is None
+    # Acknowledged in turn, the new message's reservation replaces the expired one.
+    consumer = pgqrs.Consumer(admin.pool, windowed, admin.config)
+    leased = consumer.dequeue()
+    assert leased is not None and consumer.delete(leased.id)
+    assert (producer.enqueue("third", dedup_key="k")).id == again.id
+    consumer.close()
+
+
+def test_a_batch_with_live_reserved_new_and_no_keys(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo
+) -> None:
+    sent, producer = _acknowledge(admin, windowed, "archive")
+    live = producer.enqueue("live", dedup_key="live")
+    messages = producer.batch_enqueue(
+        ["k?", "live?", "new", None, "k again"], dedup_keys=["k", "live", "new", None, "k"]
+    )
+    assert [message.id for message in messages][:2] == [sent.id, live.id]
+    assert messages[0] == messages[4] and messages[0].acknowledged_at is not None
+    assert messages[1] == live and messages[2].acknowledged_at is None
+    assert [message.payload for message in messages] == ["k?", "live", "new", None, "k?"]
+    assert admin.messages.count() == 3  # live, new and the unkeyed one
+
+
+def test_the_window_is_the_queues(admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo) -> None:
+    assert (admin.get_queue("jobs")).dedup_window == datetime.timedelta(0)
+    changed = admin.set_dedup_window("jobs", 90.5)
+    assert changed.dedup_window == datetime.timedelta(seconds=90.5)
+    assert (admin.get_queue("jobs")).dedup_window == changed.dedup_window
+    # Producers and consumers made before the change apply it: the statements read the row.
+    sent, producer = _acknowledge(admin, queue, "archive")
+    assert (producer.enqueue("job", dedup_key="k")).id == sent.id
+    with pytest.raises(pgqrs.ValidationError, match="dedup_window"):
+        admin.create_queue("bad", dedup_window=-1)
+    with pytest.raises(pgqrs.ValidationError, match="dedup_window"):
+        admin.set_dedup_window("jobs", "1 day")
+    with pytest.raises(pgqrs.QueueNotFound):
+        admin.set_dedup_window("nope", 1)
+    assert [info.queue_name for info in admin.list_queues()] == ["jobs"]
+
+
+def test_the_purge_removes_expired_reservations_in_batches(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo, raw: Raw, schema: str
+) -> None:
+    producer = pgqrs.Producer(admin.pool, windowed, admin.config)
+    producer.batch_enqueue(list(range(5)), dedup_keys=[f"k{index}" for index in range(5)])
+    consumer = pgqrs.Consumer(admin.pool, windowed, admin.config)
+    leased = consumer.dequeue_batch(5)
+    assert all(consumer.archive_batch([message.id for message in leased]))
+    consumer.close()
+    raw.execute(
+        f"UPDATE \"{schema}\".pgqrs_dedup_keys SET expires_at = now() - interval '1 second' "
+        "WHERE dedup_key <> 'k4'"
+    )
+    assert admin.dedup_keys.purge_expired(limit=3) == 3
+    assert admin.dedup_keys.purge_expired(limit=3) == 1
+    assert admin.dedup_keys.purge_expired() == 0
+    assert raw.execute(f'SELECT dedup_key FROM "{schema}".pgqrs_dedup_keys').fetchall() == [("k4",)]
+    assert admin.dedup_keys.count_reserved(windowed.id) == 1
