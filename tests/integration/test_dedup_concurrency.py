@@ -5,14 +5,16 @@ Blocking API only (threads and processes); the API tests cover both APIs.
 
 from __future__ import annotations
 
+import datetime
 import multiprocessing
 import random
 import threading
 from typing import Any
 
 import psycopg
+import pytest
 
-from pgqrs import sync
+from pgqrs import _queries, sync
 from tests import support
 from tests.reliability import harness
 
@@ -40,12 +42,50 @@ def enqueue_keys(dsn: str, schema: str, seed: int, start: Any, results: Any) -> 
     results.put(ids)
 
 
+def archive_until(admin: sync.PgqrsAdmin, done: threading.Event, archived: list[int]) -> None:
+    """Lease and archive the shared queue's messages as they come, until `done` and it is empty."""
+    consumer = sync.Consumer(admin.pool, admin.get_queue("shared"), admin.config)
+    while True:
+        leased = consumer.dequeue_batch(20)
+        if not leased and done.is_set():
+            break
+        archived.extend(msg_id for msg_id, ok in zip(
+            [message.id for message in leased], consumer.archive_batch([m.id for m in leased]), strict=True
+        ) if ok)  # fmt: skip
+        if not leased:
+            done.wait(0.01)
+    consumer.close()
+
+
+@pytest.mark.parametrize("window", [0, 3600], ids=["no-window", "window-while-archiving"])
 def test_processes_enqueueing_the_same_keys_make_one_message_each(
-    config: sync.Config, dsn: str, schema: str
+    config: sync.Config, dsn: str, schema: str, window: int
 ) -> None:
+    """With a window, a consumer archives the messages while the 8 processes still enqueue their
+    keys: a key acknowledged before (or while) a process enqueues it is still never written twice."""
     with sync.PgqrsAdmin.connect(config) as admin:
         admin.install()
-        admin.create_queue("shared")
+        admin.create_queue("shared", dedup_window=window)
+        done = threading.Event()
+        archived: list[int] = []
+        archiver = threading.Thread(target=archive_until, args=(admin, done, archived))
+        if window:
+            archiver.start()
+        try:
+            outcomes = _run_processes(dsn, schema)
+        finally:
+            done.set()
+            if window:
+                archiver.join(120)
+        written = support.count(dsn, f'SELECT count(*) FROM "{schema}".pgqrs_messages') + len(archived)
+    assert written == KEYS
+    for ids in outcomes:
+        assert ids == outcomes[0], "two processes got different messages for one key"
+    if window:
+        assert len(archived) > 0
+
+
+def _run_processes(dsn: str, schema: str) -> list[dict[str, int]]:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     start = context.Event()
@@ -59,9 +99,7 @@ def test_processes_enqueueing_the_same_keys_make_one_message_each(
     for process in processes:
         process.join(timeout=60)
         assert process.exitcode == 0
-    assert support.count(dsn, f'SELECT count(*) FROM "{schema}".pgqrs_messages') == KEYS
-    for ids in outcomes:
-        assert ids == outcomes[0], "two processes got different messages for one key"
+    return outcomes
 
 
 def test_a_key_committed_while_the_enqueue_waits_is_returned(
@@ -84,6 +122,38 @@ def test_a_key_committed_while_the_enqueue_waits_is_returned(
             waiting.join(30)
         assert [message.id for message in outcome] == [first.id]
         assert admin.messages.count() == 1
+
+
+def test_a_key_acknowledged_while_the_enqueue_waits_is_returned(
+    config: sync.Config, dsn: str, schema: str
+) -> None:
+    """The acknowledgement commits after the waiting enqueue took its snapshot: its insert finds
+    the key free, and its snapshot does not show the reservation. The enqueue must still return
+    the acknowledged message and write nothing."""
+    with sync.PgqrsAdmin.connect(config) as admin:
+        admin.install()
+        queue = admin.create_queue("q", dedup_window=datetime.timedelta(hours=1))
+        producer = sync.Producer(admin.pool, queue, config)
+        consumer = sync.Consumer(admin.pool, queue, config)
+        first = producer.enqueue("first", dedup_key="k")
+        leased = consumer.dequeue()
+        assert leased is not None
+        archive = _queries.for_schema(schema)["archive_move_keyed"].text
+        with psycopg.connect(dsn, prepare_threshold=None) as other:
+            other.execute(archive, {"ids": [leased.id], "worker_id": consumer.worker_id})
+            outcome: list[sync.QueueMessage] = []
+            waiting = threading.Thread(
+                target=lambda: outcome.append(producer.enqueue("second", dedup_key="k"))
+            )
+            waiting.start()
+            _wait_for_a_lock_wait(dsn, schema)
+            other.commit()
+            waiting.join(30)
+        assert [message.id for message in outcome] == [first.id]
+        assert outcome[0].acknowledged_at is not None
+        assert admin.messages.count() == 0
+        assert admin.archive.count() == 1
+        consumer.close()
 
 
 def _wait_for_a_lock_wait(dsn: str, schema: str) -> None:
