@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from pgqrs import sync as pgqrs
+from pgqrs._sync import dedup_keys, maintenance
 
 
 def test_a_live_key_writes_nothing_and_returns_its_message(
@@ -215,3 +216,40 @@ def test_the_purge_removes_expired_reservations_in_batches(
     assert admin.dedup_keys.purge_expired() == 0
     assert raw.execute(f'SELECT dedup_key FROM "{schema}".pgqrs_dedup_keys').fetchall() == [("k4",)]
     assert admin.dedup_keys.count_reserved(windowed.id) == 1
+
+
+def test_a_buried_poison_message_keeps_its_key(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo
+) -> None:
+    producer = pgqrs.Producer(admin.pool, windowed, admin.config)
+    sent = producer.enqueue("poison", dedup_key="p")
+    consumer = pgqrs.Consumer(admin.pool, windowed, admin.config.replace(max_read_count=1))
+    for _delivery in range(2):  # the second lease is over max_read_count: buried
+        consumer.dequeue_batch(1, lock_time=0)
+    consumer.close()
+    assert admin.messages.count() == 0
+    again = producer.enqueue("poison", dedup_key="p")
+    assert (again.id, again.acknowledged_at is not None) == (sent.id, True)
+
+
+def test_the_runtime_maintenance_purges_every_expired_reservation(
+    admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo, raw: Raw, schema: str
+) -> None:
+    expired = 2 * dedup_keys.PURGE_BATCH + 5
+    raw.execute(
+        f'INSERT INTO "{schema}".pgqrs_dedup_keys (queue_id, dedup_key, message_id, enqueued_at, '
+        "read_ct, priority, acknowledged_at, expires_at) "
+        "SELECT %s, 'k' || n, n, now(), 1, 0, now(), now() - interval '1 second' "
+        "FROM generate_series(1, %s) AS n",
+        (windowed.id, expired),
+    )
+    housekeeping = maintenance.Maintenance(admin.workers, 30.0, admin.dedup_keys)
+    housekeeping.purge()
+    assert housekeeping.purged == expired
+    assert support_count(raw, f'SELECT count(*) FROM "{schema}".pgqrs_dedup_keys') == 0
+
+
+def support_count(raw: Raw, query: str) -> int:
+    row = raw.execute(query).fetchone()
+    assert row is not None
+    return int(str(row[0]))
