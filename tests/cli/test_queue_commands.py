@@ -6,12 +6,28 @@ from pgqrs import sync
 from tests.cli import runner
 
 
+def test_dedup_window(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
+    created, changed, negative, missing = cli.many(
+        ["--format", "json", "queue", "create", "orders", "--dedup-window", "3600"],
+        ["--format", "json", "queue", "set-dedup-window", "orders", "90.5"],
+        ["queue", "create", "bad", "--dedup-window", "-1"],
+        ["queue", "set-dedup-window", "nope", "1"],
+    )
+    assert created.expect(0).json()["dedup_window"] == 3600
+    assert changed.expect(0).json()["dedup_window"] == 90.5
+    assert admin.get_queue("orders").dedup_window.total_seconds() == 90.5
+    assert negative.expect(2).stdout == ""
+    assert "nope" in missing.expect(1).error
+    assert [queue.queue_name for queue in admin.list_queues()] == ["orders"]
+
+
 def test_create_list_and_metrics(cli: runner.Cli, admin: sync.PgqrsAdmin, schema: str) -> None:
     created, created_json = cli.many(
         ["queue", "create", "emails"], ["--format", "json", "queue", "create", "jobs"]
     )
-    assert "queue_name  emails" in created.expect(0).stdout
-    assert f"schema      {schema}" in created.stdout
+    assert "queue_name    emails" in created.expect(0).stdout
+    assert f"schema        {schema}" in created.stdout
+    assert "dedup_window  0:00:00" in created.stdout
     jobs = created_json.expect(0).json()
     assert jobs["queue_name"] == "jobs" and jobs["schema"] == schema and isinstance(jobs["id"], int)
     assert jobs["created_at"].startswith("20")  # ISO 8601

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from pgqrs.cli import options, output
+
+DedupWindow = Annotated[
+    float,
+    typer.Option(
+        "--dedup-window",
+        min=0,
+        help="Seconds the dedup key of an acknowledged message stays reserved (0: free at once).",
+    ),
+]
 
 app = typer.Typer(help="Create, list, delete and purge queues; show their metrics.", no_args_is_help=True)
 
 
 @app.command("create")
-def create(context: typer.Context, queue: options.Queue) -> None:
+def create(context: typer.Context, queue: options.Queue, dedup_window: DedupWindow = 0) -> None:
     """Create a queue and print it (exit 1 if it exists)."""
     session = options.session_of(context)
     with session.admin() as admin:
-        created = admin.create_queue(queue)
+        created = admin.create_queue(queue, dedup_window=dedup_window)
     output.show_record(session, created)
+
+
+@app.command("set-dedup-window")
+def set_dedup_window(context: typer.Context, queue: options.Queue, seconds: float) -> None:
+    """Set how long the dedup keys of a queue's acknowledged messages stay reserved (0: off)."""
+    session = options.session_of(context)
+    with session.admin() as admin:
+        changed = admin.set_dedup_window(queue, seconds)
+    output.show_record(session, changed)
 
 
 @app.command("list")
