@@ -166,11 +166,14 @@ def test_work_through_flapping_link(
     slow = [note for note in workers.checker().notes if "slow_call" in note]
     # Each real message beyond the keys sent is a copy an ambiguous enqueue's retry wrote.
     duplicates = verdict.enqueued - scale.proxy_messages
+    # Messages an ambiguous batch had written and a consumer acknowledged before its retry.
+    answered = sum(note.get("answered_by_window", 0) for note in workers.checker().notes)
     figures.update(
         messages=verdict.enqueued,
         dedup_keys=keys,
         dedup_window_seconds=queue.dedup_window.total_seconds(),
         duplicates=duplicates,
+        retried_after_acknowledgement=answered,
         faults=f"{faults.count('freeze')} freezes of {TIMEOUT + 1:g}s, {faults.count('cut')} cuts",
         calls_over_deadline=len(slow),
         recovery_seconds_max=round(max(recoveries, default=0), 2),

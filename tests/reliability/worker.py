@@ -200,7 +200,10 @@ def _enqueue_with_retry(
             continue
         _report_slow(spec, recorder, "enqueue", time.monotonic() - started)
         recorder.enqueued(sent)
-        recorder.note(ok="enqueue", at=time.time())
+        # A retry whose first attempt was written and already acknowledged: the queue's dedup
+        # window answered it with the original message (nothing written again).
+        answered = sum(1 for message in sent if message.acknowledged_at is not None)
+        recorder.note(ok="enqueue", at=time.time(), answered_by_window=answered)
         return
 
 
