@@ -81,6 +81,7 @@ def test_producer_role(
                 "enqueue_delayed": lambda: producer.enqueue_delayed({"n": 2}, 60),
                 "batch_enqueue": lambda: producer.batch_enqueue([{"n": 3}, {"n": 4}]),
                 "extend_visibility": lambda: producer.extend_visibility(sent.id, 5),
+                "keyed enqueue, answered by a dedup window": lambda: _retry_after_ack(admin, producer_admin),
                 # On a current schema install only reads the version: an application may call
                 # it at every start whatever its role.
                 "install (current schema)": producer_admin.install,
@@ -120,6 +121,8 @@ def test_consumer_role(
                 "archive_batch": lambda: _true(*consumer.archive_batch(ids[4:5])),
                 "release": lambda: _true(consumer.release(ids[5])),
                 "dead-letter on dequeue": lambda: _dead_letter(strict),
+                "archive a keyed message (reserves its key)": lambda: _ack_keyed(admin, consumer_admin),
+                "purge expired dedup keys": consumer_admin.dedup_keys.purge_expired,
                 "close": consumer.close,
                 "install (current schema)": consumer_admin.install,
                 # The archive counts it keeps up to date are readable to it: so are the metrics.
@@ -136,6 +139,32 @@ def test_consumer_role(
     metrics = admin.queue_metrics("jobs")
     assert metrics.archived_count >= 3 and metrics.dead_letter_count >= 1
     figures.update(role="pgqrs_consumer", **outcome)
+
+
+def _windowed(owner: pgqrs.PgqrsAdmin) -> pgqrs.QueueInfo:
+    return owner.create_queue("keyed", exist_ok=True, dedup_window=3600)
+
+
+def _retry_after_ack(owner: pgqrs.PgqrsAdmin, producer_admin: pgqrs.PgqrsAdmin) -> None:
+    """The owner enqueues and archives key k; the producer role's retry of k gets it back."""
+    queue = _windowed(owner)
+    sent = owner.producer("keyed").enqueue("job", dedup_key="k")
+    consumer = owner.consumer("keyed")
+    leased = consumer.dequeue()
+    assert leased is not None and consumer.archive(leased.id)
+    consumer.close()
+    again = pgqrs.Producer(producer_admin.pool, queue, producer_admin.config).enqueue("job", dedup_key="k")
+    assert again.id == sent.id and again.acknowledged_at is not None
+
+
+def _ack_keyed(owner: pgqrs.PgqrsAdmin, consumer_admin: pgqrs.PgqrsAdmin) -> None:
+    queue = _windowed(owner)
+    owner.producer("keyed").enqueue("job", dedup_key="c")
+    consumer = pgqrs.Consumer(consumer_admin.pool, queue, consumer_admin.config)
+    leased = consumer.dequeue()
+    assert leased is not None and consumer.archive(leased.id)
+    consumer.close()
+    assert owner.dedup_keys.count_reserved(queue.id) >= 1
 
 
 def _true(*results: bool) -> None:
