@@ -52,17 +52,95 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_keyed :many
--- Enqueue with dedup keys (NULL: none): see pgqrs_enqueue_keyed (migration 0009). A key with a
--- live message, or reserved by its queue's dedup window, writes nothing; rows are written in
--- key order, so concurrent batches sharing keys wait for each other but never deadlock.
+-- Enqueue with dedup keys (NULL: none), for a producer whose queue had no dedup window: a key
+-- with a live message, or still reserved (a window set earlier), writes nothing, and that
+-- message comes back (fresh = false: whole, payload as text; reserved: acknowledged_at set,
+-- payload NULL); written rows come back as in message_enqueue_batch (fresh = true). The unique
+-- index decides under concurrency; rows go in key order, so concurrent batches sharing keys
+-- wait for each other but never deadlock. The last column says whether the queue has a window
+-- now: the producer then switches to message_enqueue_keyed_windowed, which also closes the
+-- race with acknowledgements that reserve keys (pgqrs_enqueue_keyed, migration 0009).
+WITH queue AS (
+    SELECT dedup_window > interval '0' AS windowed FROM {schema}.pgqrs_queues WHERE id = %(queue_id)s
+), inserted AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
+    SELECT %(queue_id)s, input.payload::jsonb,
+           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+           input.dedup_key, %(trace_context)s
+    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
+    WHERE input.dedup_key IS NULL OR NOT EXISTS (
+        SELECT FROM {schema}.pgqrs_dedup_keys k
+        WHERE k.queue_id = %(queue_id)s AND k.dedup_key = input.dedup_key AND k.expires_at > now()
+    )
+    ORDER BY input.dedup_key COLLATE "C", input.position
+    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    RETURNING id, enqueued_at, vt, priority, dedup_key
+)
+SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true, NULL::timestamptz,
+       (SELECT windowed FROM queue) FROM inserted
+UNION ALL
+SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
+       m.last_error, m.priority, m.dedup_key, false, NULL, (SELECT windowed FROM queue)
+FROM {schema}.pgqrs_messages m
+WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key)
+UNION ALL
+SELECT k.message_id, NULL, k.enqueued_at, k.acknowledged_at, k.read_ct, NULL, NULL, NULL, k.priority,
+       k.dedup_key, false, k.acknowledged_at, (SELECT windowed FROM queue)
+FROM {schema}.pgqrs_dedup_keys k
+WHERE k.queue_id = %(queue_id)s AND k.dedup_key = ANY(%(keys)b::text[]) AND k.expires_at > now()
+  AND NOT EXISTS (
+      SELECT FROM {schema}.pgqrs_messages m
+      WHERE m.queue_id = %(queue_id)s AND m.dedup_key = k.dedup_key
+  );
+
+-- name: message_enqueue_keyed_notify :many
+-- message_enqueue_keyed with one wake-up for the whole statement, sent only if a row was written.
+WITH queue AS (
+    SELECT dedup_window > interval '0' AS windowed FROM {schema}.pgqrs_queues WHERE id = %(queue_id)s
+), inserted AS (
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, dedup_key, trace_context)
+    SELECT %(queue_id)s, input.payload::jsonb,
+           coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
+           input.dedup_key, %(trace_context)s
+    FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
+    WHERE input.dedup_key IS NULL OR NOT EXISTS (
+        SELECT FROM {schema}.pgqrs_dedup_keys k
+        WHERE k.queue_id = %(queue_id)s AND k.dedup_key = input.dedup_key AND k.expires_at > now()
+    )
+    ORDER BY input.dedup_key COLLATE "C", input.position
+    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+    RETURNING id, enqueued_at, vt, priority, dedup_key
+), woken AS MATERIALIZED (SELECT pg_notify(%(channel)s, %(wake)s) WHERE EXISTS (SELECT FROM inserted))
+SELECT id, NULL, enqueued_at, vt, 0, NULL, NULL, NULL, priority, dedup_key, true, NULL::timestamptz,
+       (SELECT windowed FROM queue) FROM inserted, woken
+UNION ALL
+SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.worker_id,
+       m.last_error, m.priority, m.dedup_key, false, NULL, (SELECT windowed FROM queue)
+FROM {schema}.pgqrs_messages m
+WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key)
+UNION ALL
+SELECT k.message_id, NULL, k.enqueued_at, k.acknowledged_at, k.read_ct, NULL, NULL, NULL, k.priority,
+       k.dedup_key, false, k.acknowledged_at, (SELECT windowed FROM queue)
+FROM {schema}.pgqrs_dedup_keys k
+WHERE k.queue_id = %(queue_id)s AND k.dedup_key = ANY(%(keys)b::text[]) AND k.expires_at > now()
+  AND NOT EXISTS (
+      SELECT FROM {schema}.pgqrs_messages m
+      WHERE m.queue_id = %(queue_id)s AND m.dedup_key = k.dedup_key
+  );
+
+-- name: message_enqueue_keyed_windowed :many
+-- message_enqueue_keyed for a producer whose queue has a dedup window: see pgqrs_enqueue_keyed
+-- (migration 0009), which also closes the race with an acknowledgement that reserves the key.
 SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority,
        dedup_key, fresh, acknowledged_at
 FROM {schema}.pgqrs_enqueue_keyed(%(queue_id)s::bigint, %(payloads)b::text[], %(keys)b::text[],
                                   %(at)s::timestamptz, %(delay)s::double precision,
                                   %(priority)s::integer, %(trace_context)s::text, NULL, NULL);
 
--- name: message_enqueue_keyed_notify :many
--- message_enqueue_keyed that wakes the queue's idle workers if it wrote a row.
+-- name: message_enqueue_keyed_windowed_notify :many
+-- message_enqueue_keyed_windowed that wakes the queue's idle workers if it wrote a row.
 SELECT id, payload, enqueued_at, vt, read_ct, dequeued_at, worker_id, last_error, priority,
        dedup_key, fresh, acknowledged_at
 FROM {schema}.pgqrs_enqueue_keyed(%(queue_id)s::bigint, %(payloads)b::text[], %(keys)b::text[],

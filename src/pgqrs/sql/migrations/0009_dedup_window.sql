@@ -28,7 +28,8 @@ CREATE TABLE {schema}.pgqrs_dedup_keys (
 -- The purge takes the oldest expired rows first, a bounded batch at a time.
 CREATE INDEX pgqrs_dedup_keys_expires_at_idx ON {schema}.pgqrs_dedup_keys (expires_at);
 
--- The keyed enqueue (every enqueue with at least one key). A function because it needs a new
+-- The keyed enqueue on a queue with a dedup window (without one, producers run the single
+-- statement message_enqueue_keyed: no key is being reserved, so no race). A function because it needs a new
 -- snapshot after its insert, which one statement cannot take: an acknowledgement that commits
 -- after the insert's snapshot, but before its unique check reaches the key, frees the live
 -- message's index entry (so the insert writes the key again) and reserves the key in a row the
