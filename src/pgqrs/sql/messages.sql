@@ -52,14 +52,13 @@ ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
 -- name: message_enqueue_keyed :many
--- Enqueue with dedup keys (NULL: none), for a producer whose queue had no dedup window: a key
--- with a live message, or still reserved (a window set earlier), writes nothing, and that
--- message comes back (fresh = false: whole, payload as text; reserved: acknowledged_at set,
--- payload NULL); written rows come back as in message_enqueue_batch (fresh = true). The unique
--- index decides under concurrency; rows go in key order, so concurrent batches sharing keys
--- wait for each other but never deadlock. The last column says whether the queue has a window
--- now: the producer then switches to message_enqueue_keyed_windowed, which also closes the
--- race with acknowledgements that reserve keys (pgqrs_enqueue_keyed, migration 0009).
+-- Enqueue with dedup keys (NULL: none), for a producer whose queue has no dedup window (its
+-- keys are free once acknowledged): a key with a live message writes nothing, and that message
+-- comes back whole (fresh = false, payload as text); written rows come back as in
+-- message_enqueue_batch (fresh = true). The unique index decides under concurrency; rows go in
+-- key order, so concurrent batches sharing keys wait for each other but never deadlock. The
+-- last column says whether the queue has a window now (set since the producer read it): the
+-- producer then runs message_enqueue_keyed_windowed from its next call.
 WITH queue AS (
     SELECT dedup_window > interval '0' AS windowed FROM {schema}.pgqrs_queues WHERE id = %(queue_id)s
 ), inserted AS (
@@ -68,10 +67,6 @@ WITH queue AS (
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    WHERE input.dedup_key IS NULL OR NOT EXISTS (
-        SELECT FROM {schema}.pgqrs_dedup_keys k
-        WHERE k.queue_id = %(queue_id)s AND k.dedup_key = input.dedup_key AND k.expires_at > now()
-    )
     ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key
@@ -83,16 +78,7 @@ SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.w
        m.last_error, m.priority, m.dedup_key, false, NULL, (SELECT windowed FROM queue)
 FROM {schema}.pgqrs_messages m
 WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
-  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key)
-UNION ALL
-SELECT k.message_id, NULL, k.enqueued_at, k.acknowledged_at, k.read_ct, NULL, NULL, NULL, k.priority,
-       k.dedup_key, false, k.acknowledged_at, (SELECT windowed FROM queue)
-FROM {schema}.pgqrs_dedup_keys k
-WHERE k.queue_id = %(queue_id)s AND k.dedup_key = ANY(%(keys)b::text[]) AND k.expires_at > now()
-  AND NOT EXISTS (
-      SELECT FROM {schema}.pgqrs_messages m
-      WHERE m.queue_id = %(queue_id)s AND m.dedup_key = k.dedup_key
-  );
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
 
 -- name: message_enqueue_keyed_notify :many
 -- message_enqueue_keyed with one wake-up for the whole statement, sent only if a row was written.
@@ -104,10 +90,6 @@ WITH queue AS (
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    WHERE input.dedup_key IS NULL OR NOT EXISTS (
-        SELECT FROM {schema}.pgqrs_dedup_keys k
-        WHERE k.queue_id = %(queue_id)s AND k.dedup_key = input.dedup_key AND k.expires_at > now()
-    )
     ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key
@@ -119,16 +101,7 @@ SELECT m.id, m.payload::text, m.enqueued_at, m.vt, m.read_ct, m.dequeued_at, m.w
        m.last_error, m.priority, m.dedup_key, false, NULL, (SELECT windowed FROM queue)
 FROM {schema}.pgqrs_messages m
 WHERE m.queue_id = %(queue_id)s AND m.dedup_key = ANY(%(keys)b::text[]) AND m.dedup_key IS NOT NULL
-  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key)
-UNION ALL
-SELECT k.message_id, NULL, k.enqueued_at, k.acknowledged_at, k.read_ct, NULL, NULL, NULL, k.priority,
-       k.dedup_key, false, k.acknowledged_at, (SELECT windowed FROM queue)
-FROM {schema}.pgqrs_dedup_keys k
-WHERE k.queue_id = %(queue_id)s AND k.dedup_key = ANY(%(keys)b::text[]) AND k.expires_at > now()
-  AND NOT EXISTS (
-      SELECT FROM {schema}.pgqrs_messages m
-      WHERE m.queue_id = %(queue_id)s AND m.dedup_key = k.dedup_key
-  );
+  AND NOT EXISTS (SELECT FROM inserted WHERE inserted.dedup_key = m.dedup_key);
 
 -- name: message_enqueue_keyed_windowed :many
 -- message_enqueue_keyed for a producer whose queue has a dedup window: see pgqrs_enqueue_keyed

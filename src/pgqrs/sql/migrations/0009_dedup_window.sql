@@ -29,7 +29,8 @@ CREATE TABLE {schema}.pgqrs_dedup_keys (
 CREATE INDEX pgqrs_dedup_keys_expires_at_idx ON {schema}.pgqrs_dedup_keys (expires_at);
 
 -- The keyed enqueue on a queue with a dedup window (without one, producers run the single
--- statement message_enqueue_keyed: no key is being reserved, so no race). A function because it needs a new
+-- statement message_enqueue_keyed: no key is reserved, so no race; a window set to 0 frees
+-- every key at once, here too). A function because it needs a new
 -- snapshot after its insert, which one statement cannot take: an acknowledgement that commits
 -- after the insert's snapshot, but before its unique check reaches the key, frees the live
 -- message's index entry (so the insert writes the key again) and reserves the key in a row the
@@ -59,8 +60,16 @@ AS $function$
 #variable_conflict use_column
 DECLARE
     written bigint[];  -- ids of the rows this call wrote
+    windowed boolean;  -- reservations count only while the queue has a window
 BEGIN
-    FOR attempt IN 1..5 LOOP
+    SELECT q.dedup_window > interval '0' INTO windowed FROM {schema}.pgqrs_queues q WHERE q.id = p_queue_id;
+    windowed := coalesce(windowed, false);
+    -- Each undone attempt saw one more key of the batch reserved, which every later attempt
+    -- leaves out: at most one attempt per key, plus the last.
+    FOR attempt IN 1..coalesce(cardinality(p_keys), 0) + 2 LOOP
+        IF attempt > coalesce(cardinality(p_keys), 0) + 1 THEN
+            RAISE EXCEPTION 'pgqrs: dedup keys kept changing hands; nothing was written';
+        END IF;
         BEGIN
             WITH inserted AS (
                 INSERT INTO {schema}.pgqrs_messages AS m (queue_id, payload, vt, priority, dedup_key,
@@ -69,7 +78,7 @@ BEGIN
                        coalesce(p_at, now() + make_interval(secs => p_delay)), p_priority,
                        input.dedup_key, p_trace_context
                 FROM unnest(p_payloads, p_keys) WITH ORDINALITY AS input (payload, dedup_key, position)
-                WHERE input.dedup_key IS NULL OR NOT EXISTS (
+                WHERE input.dedup_key IS NULL OR NOT windowed OR NOT EXISTS (
                     SELECT FROM {schema}.pgqrs_dedup_keys k
                     WHERE k.queue_id = p_queue_id AND k.dedup_key = input.dedup_key
                       AND k.expires_at > now()
@@ -79,7 +88,7 @@ BEGIN
                 RETURNING m.id, m.dedup_key
             )
             SELECT coalesce(array_agg(inserted.id), ARRAY[]::bigint[]) INTO written FROM inserted;
-            IF attempt < 5 AND EXISTS (
+            IF windowed AND EXISTS (
                 SELECT FROM {schema}.pgqrs_messages m JOIN {schema}.pgqrs_dedup_keys k
                     ON k.queue_id = p_queue_id AND k.dedup_key = m.dedup_key
                 WHERE m.id = ANY(written) AND k.expires_at > now() AND k.message_id <> m.id
@@ -110,7 +119,7 @@ BEGIN
     SELECT k.message_id, NULL::text, k.enqueued_at, k.acknowledged_at, k.read_ct, NULL::timestamptz,
            NULL::bigint, NULL::text, k.priority, k.dedup_key, false, k.acknowledged_at
     FROM {schema}.pgqrs_dedup_keys k
-    WHERE k.queue_id = p_queue_id AND k.dedup_key = ANY(p_keys) AND k.expires_at > now()
+    WHERE windowed AND k.queue_id = p_queue_id AND k.dedup_key = ANY(p_keys) AND k.expires_at > now()
       AND NOT EXISTS (
           SELECT FROM {schema}.pgqrs_messages m
           WHERE m.queue_id = p_queue_id AND m.dedup_key = k.dedup_key
