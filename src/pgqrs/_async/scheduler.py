@@ -1,0 +1,96 @@
+"""The runtime's scheduler: enqueues the ticks of every schedule stored on the schema.
+
+Each runtime runs one. On each pass it reads the schedules and the database clock's time, and
+for each schedule with a tick due (after its last_tick_at) records the latest such tick and
+enqueues its message in one statement; a compare-and-set on the schedule's row lets exactly one
+runtime through per tick, however many run (no leader to elect, none that can be two). Then it
+sleeps until the earliest next tick, or RELOAD_SECONDS to see schedules added meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from pgqrs import errors, models, schedules
+from pgqrs._async import _compat, schedule_table
+
+logger = logging.getLogger("pgqrs.worker")
+RELOAD_SECONDS = 5.0
+# Wake a little after a tick, so the database clock has passed it too.
+_AFTER_TICK_SECONDS = 0.005
+_RETRY_SECONDS = 1.0
+
+
+class Scheduler:
+    """Enqueues due ticks until `stop`."""
+
+    def __init__(self, table: schedule_table.PgqrsSchedules) -> None:
+        self.table = table
+        self.enqueued = 0
+        self._stopped = _compat.Event()
+        self._broken: set[tuple[str, str | None, float | None, str]] = set()
+
+    def stop(self) -> None:
+        """Stop at once."""
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Enqueue due ticks, pass after pass, until stopped (or until the role may not)."""
+        wait = 0.0
+        while not await _compat.wait_event(self._stopped, wait):
+            try:
+                wait = await self.run_once()
+            except errors.PermissionDenied:
+                logger.info("not running schedules: this role may not enqueue their ticks")
+                return
+            except errors.PgqrsError as error:
+                logger.warning("running schedules failed (%s); trying again", error)
+                wait = _RETRY_SECONDS
+
+    async def run_once(self) -> float:
+        """Enqueue every due tick; return the seconds until the next pass."""
+        now, stored = await self.table.due()
+        wait = RELOAD_SECONDS
+        for queue_id, info in stored:
+            schedule = self._definition(info)
+            if schedule is None:
+                continue
+            decision = schedules.due(schedule, info.last_tick_at, now)
+            if decision is not None:
+                await self._tick(info, queue_id, *decision)
+            wait = min(wait, (schedule.next_tick(now) - now).total_seconds())
+        return max(wait, 0.0) + _AFTER_TICK_SECONDS
+
+    async def _tick(
+        self, info: models.ScheduleInfo, queue_id: int, tick: datetime.datetime, enqueue: bool
+    ) -> None:
+        won, message_id = await self.table.tick(info.id, queue_id, tick, enqueue)
+        if not won:
+            return  # another runtime had this tick
+        if message_id is None:
+            logger.info("schedule %s: skipped tick %s (found late, catch_up off)", info.name, tick)
+            return
+        self.enqueued += 1
+        logger.debug("schedule %s: enqueued tick %s as message %d", info.name, tick, message_id)
+
+    def _definition(self, info: models.ScheduleInfo) -> schedules.Schedule | None:
+        """Return the schedule's definition; None (warned once) when this process cannot read it
+        (a time zone its tz database lacks)."""
+        try:
+            return schedules.Schedule(
+                info.name,
+                info.queue_name,
+                info.cron,
+                info.every_seconds,
+                info.timezone,
+                info.payload,
+                info.priority,
+                info.catch_up,
+            )
+        except errors.ValidationError as error:
+            key = (info.name, info.cron, info.every_seconds, info.timezone)
+            if key not in self._broken:
+                self._broken.add(key)
+                logger.warning("schedule %s is not run here: %s", info.name, error)
+            return None
