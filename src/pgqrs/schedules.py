@@ -141,9 +141,16 @@ def latest_tick(
         elapsed = (now - _EPOCH).total_seconds()
         return _EPOCH + datetime.timedelta(seconds=(elapsed // every) * every)
     assert cron is not None
-    local = now.astimezone(zoneinfo.ZoneInfo(timezone))
+    zone = zoneinfo.ZoneInfo(timezone)
     # Reverse iteration starts strictly before a whole second: one microsecond later includes it.
-    return _utc(next(cronsim.CronSim(cron, local + _MICROSECOND, reverse=True)))
+    # In the hour repeated in autumn it may answer the first pass's tick for the second pass's,
+    # so the candidate is corrected by stepping forward (forward iteration keeps real time).
+    candidate = _utc(next(cronsim.CronSim(cron, now.astimezone(zone) + _MICROSECOND, reverse=True)))
+    while candidate > now:
+        candidate = _utc(next(cronsim.CronSim(cron, candidate.astimezone(zone), reverse=True)))
+    while (following := next_tick(cron, None, timezone, candidate)) <= now:
+        candidate = following
+    return candidate
 
 
 def next_tick(
