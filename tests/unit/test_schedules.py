@@ -142,7 +142,7 @@ def test_decorating_a_handler_takes_its_queue() -> None:
 
 def test_decorating_a_function_that_is_no_handler_is_refused() -> None:
     app = pgqrs.App()
-    with pytest.raises(pgqrs.ValidationError, match="above @app.handler"):
+    with pytest.raises(pgqrs.ValidationError, match=r"above @app\.handler"):
 
         @app.handler("digests")
         @app.periodic(every=5)
@@ -170,5 +170,5 @@ def test_the_latest_tick_is_the_last_of_the_ticks_in_order(
     middle = [tick for tick in found if start + datetime.timedelta(hours=12) < tick < found[-1]]
     probes = middle + [tick + datetime.timedelta(seconds=1) for tick in middle]
     probes += [start + datetime.timedelta(hours=12, minutes=17 * n) for n in range(80)]
-    for probe in probes:
+    for probe in (probe for probe in probes if found[0] <= probe < found[-1]):
         assert schedules.latest_tick(cron, None, zone, probe) == max(tick for tick in found if tick <= probe)
