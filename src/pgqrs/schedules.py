@@ -9,7 +9,8 @@ spring runs once, at the end of the gap; one in the hour repeated in autumn runs
 
 Pure code (no I/O): the runtime (`pgqrs._async.scheduler`) asks `latest_tick` and `next_tick`
 with the database clock's time, and enqueues each tick at most once (a compare-and-set on the
-schedule's row: see sql/schedules.sql).
+schedule's row: see sql/schedules.sql). The message's dedup key names the schedule and the tick:
+`tick_of(message)` tells a handler which tick it is for.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import cronsim
 
-from pgqrs import _validation, errors
+from pgqrs import _validation, errors, models
 
 MIN_INTERVAL_SECONDS = 1.0
 # A schedule without catch-up skips a tick found later than this (the runtime was down), or
@@ -29,6 +30,8 @@ MIN_INTERVAL_SECONDS = 1.0
 SKIP_AFTER_SECONDS = 60.0
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
+# A scheduled message's dedup key: this prefix, the schedule's name, "@", the tick (ISO 8601, UTC).
+_KEY_PREFIX = "schedule:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +184,23 @@ def due(
     period = (schedule.next_tick(tick) - tick).total_seconds()
     late = (now - tick).total_seconds()
     return tick, late <= min(SKIP_AFTER_SECONDS, period / 2)
+
+
+def tick_key(name: str, tick: datetime.datetime) -> str:
+    """Return the dedup key of the message of schedule `name`'s tick `tick`."""
+    return f"{_KEY_PREFIX}{name}@{_utc(tick).isoformat()}"
+
+
+def tick_of(message: models.QueueMessage) -> tuple[str, datetime.datetime] | None:
+    """Return (schedule name, tick) of a message a schedule enqueued, or None for any other."""
+    key = message.dedup_key
+    if key is None or not key.startswith(_KEY_PREFIX):
+        return None
+    name, separator, moment = key[len(_KEY_PREFIX) :].rpartition("@")
+    try:
+        return (name, datetime.datetime.fromisoformat(moment)) if separator else None
+    except ValueError:
+        return None
 
 
 def _utc(moment: datetime.datetime) -> datetime.datetime:

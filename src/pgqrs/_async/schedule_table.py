@@ -90,7 +90,7 @@ class PgqrsSchedules(tables._TableBase[models.ScheduleInfo]):
         return now, [(row[1], self._record(row[2:])) for row in rows if row[2] is not None]
 
     async def tick(
-        self, schedule_id: int, queue_id: int, tick_at: datetime.datetime, enqueue: bool
+        self, schedule: models.ScheduleInfo, queue_id: int, tick_at: datetime.datetime, enqueue: bool
     ) -> tuple[bool, int | None]:
         """Record tick `tick_at` of a schedule and (`enqueue`) put its message on its queue.
 
@@ -98,8 +98,9 @@ class PgqrsSchedules(tables._TableBase[models.ScheduleInfo]):
         another runtime recorded this tick or a later one first.
         """
         params = {
-            "id": schedule_id,
+            "id": schedule.id,
             "tick_at": tick_at,
+            "dedup_key": schedules.tick_key(schedule.name, tick_at),
             "enqueue": enqueue,
             "channel": _notify.CHANNEL,
             "wake": _notify.wake_payload(self.schema, queue_id),

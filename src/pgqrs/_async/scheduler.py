@@ -65,7 +65,7 @@ class Scheduler:
     async def _tick(
         self, info: models.ScheduleInfo, queue_id: int, tick: datetime.datetime, enqueue: bool
     ) -> None:
-        won, message_id = await self.table.tick(info.id, queue_id, tick, enqueue)
+        won, message_id = await self.table.tick(info, queue_id, tick, enqueue)
         if not won:
             return  # another runtime had this tick
         if message_id is None:

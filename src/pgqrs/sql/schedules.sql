@@ -57,15 +57,18 @@ ORDER BY s.id;
 -- Record tick `tick_at` of a schedule and (enqueue) insert its message, in one statement: the
 -- compare-and-set on last_tick_at lets one runtime through per tick. A concurrent runtime's
 -- update waits for the row, then finds last_tick_at moved and changes nothing. Wakes the
--- queue's idle workers (at commit, only if a message was written). Returns the message id
--- (NULL: recorded without a message) or no row when another runtime had the tick.
+-- queue's idle workers (at commit, only if a message was written). The message's dedup key
+-- names the schedule and the tick (pgqrs.schedules.tick_key): a live message with that key
+-- already there (put by hand) counts as the tick's. Returns the message id (NULL: recorded
+-- without a message) or no row when another runtime had the tick.
 WITH claimed AS (
     UPDATE {schema}.pgqrs_schedules SET last_tick_at = %(tick_at)s
     WHERE id = %(id)s AND last_tick_at < %(tick_at)s
     RETURNING queue_id, payload, priority
 ), inserted AS (
-    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, priority)
-    SELECT queue_id, payload, priority FROM claimed WHERE %(enqueue)s
+    INSERT INTO {schema}.pgqrs_messages (queue_id, payload, priority, dedup_key)
+    SELECT queue_id, payload, priority, %(dedup_key)s FROM claimed WHERE %(enqueue)s
+    ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, queue_id
 ), woken AS MATERIALIZED (
     SELECT pg_notify(%(channel)s, %(wake)s) FROM inserted

@@ -84,13 +84,14 @@ async def test_a_tick_is_recorded_once_and_never_an_older_one(
 ) -> None:
     stored = await admin.add_schedule(schedules.Schedule("s", "jobs", every=1, payload={"kind": "tick"}))
     tick = stored.last_tick_at + datetime.timedelta(seconds=1)
-    won, message_id = await admin.schedules.tick(stored.id, queue.id, tick, True)
+    won, message_id = await admin.schedules.tick(stored, queue.id, tick, True)
     assert won and message_id is not None
-    assert await admin.schedules.tick(stored.id, queue.id, tick, True) == (False, None)
+    assert await admin.schedules.tick(stored, queue.id, tick, True) == (False, None)
     earlier = tick - datetime.timedelta(milliseconds=500)
-    assert await admin.schedules.tick(stored.id, queue.id, earlier, True) == (False, None)
+    assert await admin.schedules.tick(stored, queue.id, earlier, True) == (False, None)
     messages = await admin.messages.filter_by_fk(queue.id)
     assert [(m.id, m.payload) for m in messages] == [(message_id, {"kind": "tick"})]
+    assert schedules.tick_of(messages[0]) == ("s", tick)
     assert (await admin.get_schedule("s")).last_tick_at == tick
 
 
@@ -108,6 +109,7 @@ async def test_after_downtime_only_the_latest_missed_tick_is_enqueued(
     messages = await admin.messages.filter_by_fk(queue.id)
     assert [(m.payload, m.priority) for m in messages] == [({"n": 1}, 7)]
     latest = schedules.latest_tick(cron, None, "UTC", database_now(raw))
+    assert schedules.tick_of(messages[0]) == ("hourly", latest)
     assert (await admin.get_schedule("hourly")).last_tick_at == latest
     assert ticks.enqueued == 1
 
@@ -136,13 +138,16 @@ async def test_the_app_stores_its_schedules_and_enqueues_each_tick_once(
     @app.periodic("* * * * * *", payload={"report": "daily"}, name="every second")
     @app.handler("reports")
     async def report(message: pgqrs.QueueMessage) -> None:
-        seen.append(message.payload)
+        seen.append((message.payload, schedules.tick_of(message)))
         if len(seen) == 3:
             app.stop()
 
     await app.run(fast)
 
-    assert seen == [{"report": "daily"}] * 3
+    assert [payload for payload, _tick in seen] == [{"report": "daily"}] * 3
+    names = [tick[0] for _payload, tick in seen if tick is not None]
+    moments = [tick[1] for _payload, tick in seen if tick is not None]
+    assert names == ["every second"] * 3 and moments == sorted(set(moments))
     row = raw.execute(
         f'SELECT s.last_tick_at, s.created_at, (SELECT count(*) FROM "{fast.schema}".pgqrs_messages) '
         f'+ (SELECT count(*) FROM "{fast.schema}".pgqrs_archive) FROM "{fast.schema}".pgqrs_schedules s'
