@@ -54,13 +54,8 @@ LEFT JOIN ({schema}.pgqrs_schedules s JOIN {schema}.pgqrs_queues q ON q.id = s.q
 ORDER BY s.id;
 
 -- name: schedule_tick :one
--- Record tick `tick_at` of a schedule and (enqueue) insert its message, in one statement: the
--- compare-and-set on last_tick_at lets one runtime through per tick. A concurrent runtime's
--- update waits for the row, then finds last_tick_at moved and changes nothing. Wakes the
--- queue's idle workers (at commit, only if a message was written). The message's dedup key
--- names the schedule and the tick (pgqrs.schedules.tick_key): a live message with that key
--- already there (put by hand) counts as the tick's. Returns the message id (NULL: recorded
--- without a message) or no row when another runtime had the tick.
+-- Record a tick and (enqueue) insert its message: the compare-and-set on last_tick_at lets one
+-- runtime per tick through (see migration 0007). Wakes idle workers. No row: another had it.
 WITH claimed AS (
     UPDATE {schema}.pgqrs_schedules SET last_tick_at = %(tick_at)s
     WHERE id = %(id)s AND last_tick_at < %(tick_at)s

@@ -2,8 +2,11 @@
 -- A schedule has a cron expression (read in `timezone`) or an interval, never both.
 -- last_tick_at is the latest tick recorded (at first the creation time): a runtime enqueues a
 -- later tick with one statement that moves it forward (compare-and-set on this row) and inserts
--- the message, so a tick is enqueued once however many runtimes see it due. Nothing grows with
--- the ticks: no table of past ticks to prune.
+-- the message, so a tick is enqueued once however many runtimes see it due: a concurrent
+-- runtime's update waits for the row, then finds last_tick_at moved and changes nothing. Nothing
+-- grows with the ticks: no table of past ticks to prune. The message's dedup key names the
+-- schedule and the tick (pgqrs.schedules.tick_key); a live message with that key already there
+-- counts as the tick's.
 
 CREATE TABLE {schema}.pgqrs_schedules (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
