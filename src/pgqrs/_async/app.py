@@ -242,9 +242,13 @@ class App:
         return handlers
 
     async def _store_schedules(self, admin: admin_module.PgqrsAdmin) -> None:
-        for schedule in self._schedules.values():
-            await admin.create_queue(schedule.queue, exist_ok=True)
-            await admin.add_schedule(schedule, replace=True)
+        try:
+            for schedule in self._schedules.values():
+                await admin.create_queue(schedule.queue, exist_ok=True)
+                await admin.add_schedule(schedule, replace=True)
+        except errors.PermissionDenied:
+            # Least-privilege roles: the owner stores schedules (pgqrs schedule add); run those.
+            logger.warning("this role may not store the app's schedules; running the stored ones")
 
     async def _worker(
         self, admin: admin_module.PgqrsAdmin, handler: runtime.Handler, config: config_module.Config

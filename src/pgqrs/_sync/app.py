@@ -243,9 +243,13 @@ class App:
         return handlers
 
     def _store_schedules(self, admin: admin_module.PgqrsAdmin) -> None:
-        for schedule in self._schedules.values():
-            admin.create_queue(schedule.queue, exist_ok=True)
-            admin.add_schedule(schedule, replace=True)
+        try:
+            for schedule in self._schedules.values():
+                admin.create_queue(schedule.queue, exist_ok=True)
+                admin.add_schedule(schedule, replace=True)
+        except errors.PermissionDenied:
+            # Least-privilege roles: the owner stores schedules (pgqrs schedule add); run those.
+            logger.warning("this role may not store the app's schedules; running the stored ones")
 
     def _worker(
         self, admin: admin_module.PgqrsAdmin, handler: runtime.Handler, config: config_module.Config
