@@ -12,7 +12,7 @@
 --               cannot enqueue, touch queues, purge the archive or remove workers.
 --   {observer}: metrics, queue and worker lists, verify, errors; no payloads (column privileges).
 --   Periodic jobs: a runtime enqueues a schedule's ticks as a producer (it reads the schedules
---   and moves their last_tick_at); adding and removing schedules is the owner's.
+--   and moves their last_tick_at); the observer lists them; adding and removing is the owner's.
 --
 -- The roles are NOLOGIN groups: grant them to your application's login roles, e.g.
 --   GRANT {producer} TO web_app;  GRANT {consumer}, {producer} TO worker_app;
@@ -54,6 +54,5 @@ GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id, la
 GRANT SELECT (id, original_msg_id, queue_id, enqueued_at, dequeued_at, read_ct, archived_at,
               processing_duration, worker_id, dead_letter_reason, last_error)
     ON {schema}.pgqrs_archive TO {observer};
-GRANT SELECT (id, name, queue_id, cron, every_seconds, timezone, priority, catch_up, last_tick_at,
-              created_at)
-    ON {schema}.pgqrs_schedules TO {observer};
+-- A schedule's payload is a definition the owner wrote, not data flowing through: all of it.
+GRANT SELECT ON {schema}.pgqrs_schedules TO {observer};
