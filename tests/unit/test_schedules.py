@@ -63,6 +63,21 @@ def test_a_fixed_time_in_the_repeated_autumn_hour_runs_once() -> None:
     ]
 
 
+def test_six_fields_get_no_debian_fix_up_at_the_changes() -> None:
+    """Six-field expressions are not Debian cron's: a time in the skipped hour does not happen
+    that day, and one in the repeated hour happens in both passes."""
+    nightly = schedules.Schedule("n", "q", cron="0 30 2 * * *", timezone="Europe/Berlin")
+    assert ticks(nightly, at(2026, 3, 28, 12, zone=BERLIN), 2) == [
+        "2026-03-30T02:30:00+02:00",
+        "2026-03-31T02:30:00+02:00",
+    ]
+    assert ticks(nightly, at(2026, 10, 24, 12, zone=BERLIN), 3) == [
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:30:00+01:00",
+        "2026-10-26T02:30:00+01:00",
+    ]
+
+
 def test_a_frequent_job_keeps_its_pace_in_real_time_across_the_autumn_hour() -> None:
     half_hourly = schedules.Schedule("h", "q", cron="*/30 * * * *", timezone="Europe/Berlin")
     found = ticks(half_hourly, at(2026, 10, 25, 1, 0, zone=BERLIN), 6)
