@@ -145,19 +145,10 @@ class App:
 
         def decorate(function: FunctionT) -> FunctionT:
             if queue is None:
-                register_for(self._queue_of(function))
+                register_for(runtime.queue_of(self._handlers.values(), function))
             return function
 
         return decorate
-
-    def _queue_of(self, function: Callable[..., Any]) -> str:
-        for handler in self._handlers.values():
-            if handler.function is function:
-                return handler.queue
-        raise errors.ValidationError(
-            f"{getattr(function, '__qualname__', function)!r} is not a handler of this app: "
-            "put @app.periodic(...) above @app.handler(queue), or pass queue="
-        )
 
     def stop(self, immediate: bool = False) -> None:
         """Stop a running `run`, from any task, thread or signal handler.
@@ -222,7 +213,7 @@ class App:
         ) as admin:
             admin.install()
             workers = [self._worker(admin, handler, settings) for handler in handlers]
-            self._store_schedules(admin)
+            scheduler.store(admin, self._schedules.values())
             try:
                 self._work(admin, settings, workers, until_empty, shutdown_timeout)
             finally:
@@ -241,15 +232,6 @@ class App:
         if concurrency is not None:
             handlers = [dataclasses.replace(handler, concurrency=concurrency) for handler in handlers]
         return handlers
-
-    def _store_schedules(self, admin: admin_module.PgqrsAdmin) -> None:
-        try:
-            for schedule in self._schedules.values():
-                admin.create_queue(schedule.queue, exist_ok=True)
-                admin.add_schedule(schedule, replace=True)
-        except errors.PermissionDenied:
-            # Least-privilege roles: the owner stores schedules (pgqrs schedule add); run those.
-            logger.warning("this role may not store the app's schedules; running the stored ones")
 
     def _worker(
         self, admin: admin_module.PgqrsAdmin, handler: runtime.Handler, config: config_module.Config

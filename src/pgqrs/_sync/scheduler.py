@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable
 
 from pgqrs import errors, models, schedules
 from pgqrs._sync import _compat, schedule_table
+from pgqrs._sync import admin as admin_module
 
 logger = logging.getLogger("pgqrs.worker")
 RELOAD_SECONDS = 5.0
 # Wake a little after a tick, so the database clock has passed it too.
 _AFTER_TICK_SECONDS = 0.005
 _RETRY_SECONDS = 1.0
+
+
+def store(admin: admin_module.PgqrsAdmin, app_schedules: Iterable[schedules.Schedule]) -> None:
+    """Store an app's schedules by name (replacing the stored definitions), creating their queues."""
+    try:
+        for schedule in app_schedules:
+            admin.create_queue(schedule.queue, exist_ok=True)
+            admin.add_schedule(schedule, replace=True)
+    except errors.PermissionDenied:
+        # Least-privilege roles: the owner stores schedules (pgqrs schedule add); run those.
+        logger.warning("this role may not store the app's schedules; running the stored ones")
 
 
 class Scheduler:
