@@ -67,13 +67,13 @@ class Scheduler:
         now, stored = self.table.due()
         wait = RELOAD_SECONDS
         for queue_id, info in stored:
-            schedule = self._definition(info)
-            if schedule is None:
+            plan = self._plan(info, now)
+            if plan is None:
                 continue
-            decision = schedules.due(schedule, info.last_tick_at, now)
+            decision, next_tick = plan
             if decision is not None:
                 self._tick(info, queue_id, *decision)
-            wait = min(wait, (schedule.next_tick(now) - now).total_seconds())
+            wait = min(wait, (next_tick - now).total_seconds())
         return max(wait, 0.0) + _AFTER_TICK_SECONDS
 
     def _tick(
@@ -88,11 +88,14 @@ class Scheduler:
         self.enqueued += 1
         logger.debug("schedule %s: enqueued tick %s as message %d", info.name, tick, message_id)
 
-    def _definition(self, info: models.ScheduleInfo) -> schedules.Schedule | None:
-        """Return the schedule's definition; None (warned once) when this process cannot read it
-        (a time zone its tz database lacks)."""
+    def _plan(
+        self, info: models.ScheduleInfo, now: datetime.datetime
+    ) -> tuple[tuple[datetime.datetime, bool] | None, datetime.datetime] | None:
+        """Return (the due tick and whether to enqueue it, or None; the next tick), or None
+        (warned once) when this process cannot run the schedule: a time zone its tz database
+        lacks, or a cron expression the parser cannot step through."""
         try:
-            return schedules.Schedule(
+            schedule = schedules.Schedule(
                 info.name,
                 info.queue_name,
                 info.cron,
@@ -102,7 +105,8 @@ class Scheduler:
                 info.priority,
                 info.catch_up,
             )
-        except errors.ValidationError as error:
+            return schedules.due(schedule, info.last_tick_at, now), schedule.next_tick(now)
+        except (errors.ValidationError, ValueError, OverflowError, StopIteration) as error:
             key = (info.name, info.cron, info.every_seconds, info.timezone)
             if key not in self._broken:
                 self._broken.add(key)

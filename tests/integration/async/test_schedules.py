@@ -157,3 +157,27 @@ async def test_the_app_stores_its_schedules_and_enqueues_each_tick_once(
     assert isinstance(last_tick, datetime.datetime) and isinstance(created, datetime.datetime)
     # One message per whole second after the schedule was stored, up to the last tick recorded.
     assert enqueued == int(last_tick.timestamp()) - int(created.timestamp()) >= 3
+
+
+async def test_a_schedule_this_process_cannot_read_is_skipped_and_the_others_run(
+    admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo, raw: Raw, caplog: pytest.LogCaptureFixture
+) -> None:
+    cron = half_an_hour_off(raw)
+    await admin.add_schedule(schedules.Schedule("good", "jobs", cron=cron))
+    await admin.add_schedule(schedules.Schedule("odd", "jobs", cron=cron))
+    # Stored by a process whose tz database knows a zone this one does not.
+    raw.execute(
+        f'UPDATE "{admin.schema}".pgqrs_schedules SET timezone = %s WHERE name = %s', ("Mars/Olympus", "odd")
+    )
+    move_back(raw, admin.schema, "good", 5)
+    move_back(raw, admin.schema, "odd", 5)
+    ticks = scheduler.Scheduler(admin.schedules)
+
+    wait = await ticks.run_once()
+    await ticks.run_once()
+
+    assert 0 < wait <= scheduler.RELOAD_SECONDS + 0.1
+    assert [schedules.tick_of(m)[0] for m in await admin.messages.filter_by_fk(queue.id)] == ["good"]  # type: ignore[index]
+    warnings = [r.getMessage() for r in caplog.records if "is not run here" in r.getMessage()]
+    assert len(warnings) == 1  # once, not at every pass
+    assert warnings[0].startswith("schedule odd is not run here: timezone: unknown time zone 'Mars/Olympus'")
