@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from pgqrs import errors, models, schedules
 from pgqrs._async import _compat, schedule_table
@@ -43,6 +44,10 @@ class Scheduler:
         self.enqueued = 0
         self._stopped = _compat.Event()
         self._broken: set[tuple[str, str | None, float | None, str]] = set()
+        # Per schedule id: its timing and last tick as last read, and the first tick after that
+        # last tick. While the database clock is before it nothing is due, and it is the next
+        # tick: a pass over schedules that did not change computes nothing.
+        self._upcoming: dict[int, tuple[tuple[Any, ...], datetime.datetime]] = {}
 
     def stop(self) -> None:
         """Stop at once."""
@@ -73,6 +78,8 @@ class Scheduler:
             if decision is not None:
                 await self._tick(info, queue_id, *decision)
             wait = min(wait, (next_tick - now).total_seconds())
+        for removed in set(self._upcoming) - {info.id for _queue_id, info in stored}:
+            del self._upcoming[removed]
         return max(wait, 0.0) + _AFTER_TICK_SECONDS
 
     async def _tick(
@@ -93,6 +100,10 @@ class Scheduler:
         """Return (the due tick and whether to enqueue it, or None; the next tick), or None
         (warned once) when this process cannot run the schedule: a time zone its tz database
         lacks, or a cron expression the parser cannot step through."""
+        key = (info.cron, info.every_seconds, info.timezone, info.catch_up, info.last_tick_at)
+        known = self._upcoming.get(info.id)
+        if known is not None and known[0] == key and now < known[1]:
+            return None, known[1]
         try:
             schedule = schedules.Schedule(
                 info.name,
@@ -104,10 +115,11 @@ class Scheduler:
                 info.priority,
                 info.catch_up,
             )
+            self._upcoming[info.id] = (key, schedule.next_tick(info.last_tick_at))
             return schedules.due(schedule, info.last_tick_at, now), schedule.next_tick(now)
         except (errors.ValidationError, ValueError, OverflowError, StopIteration) as error:
-            key = (info.name, info.cron, info.every_seconds, info.timezone)
-            if key not in self._broken:
-                self._broken.add(key)
+            broken = (info.name, info.cron, info.every_seconds, info.timezone)
+            if broken not in self._broken:
+                self._broken.add(broken)
                 logger.warning("schedule %s is not run here: %s", info.name, error)
             return None
