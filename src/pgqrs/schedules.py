@@ -32,6 +32,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 # A scheduled message's dedup key: this prefix, the schedule's name, "@", the tick (ISO 8601, UTC).
 _KEY_PREFIX = "schedule:"
+_ANY_SIZE = 1 << 62
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Schedule:
             raise errors.ValidationError(f"schedule name must be a non-empty string, got {self.name!r}")
         _validation.queue_name(self.queue)
         _validation.priority(self.priority)
+        # JSON that jsonb accepts; the size is checked against the config's limit when stored.
+        _validation.encode_payload(self.payload, _ANY_SIZE)
         cron, every, zone = timing(self.cron, self.every, self.timezone)
         object.__setattr__(self, "cron", cron)
         object.__setattr__(self, "every", every)

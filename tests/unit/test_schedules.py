@@ -125,6 +125,8 @@ def test_without_catch_up_a_late_tick_is_recorded_but_not_enqueued() -> None:
         ({}, "a cron expression or every="),
         ({"cron": "* * * * *", "every": 5}, "a cron expression or every="),
         ({"cron": "* * * * *", "priority": 1000}, "priority must be an integer"),
+        ({"cron": "* * * * *", "payload": {"at": object()}}, "not JSON serializable"),
+        ({"cron": "* * * * *", "payload": float("nan")}, "payload is not valid JSON"),
     ],
 )
 def test_bad_definitions_are_validation_errors_naming_the_problem(arguments: dict, problem: str) -> None:

@@ -211,8 +211,8 @@ class App:
             settings.replace(max_connections=pool_size)
         ) as admin:
             await admin.install()
-            workers = [await self._worker(admin, handler, settings) for handler in handlers]
             await scheduler.store(admin, self._schedules.values())
+            workers = [await self._worker(admin, handler, settings) for handler in handlers]
             try:
                 await self._work(admin, settings, workers, until_empty, shutdown_timeout)
             finally:

@@ -212,8 +212,8 @@ class App:
             settings.replace(max_connections=pool_size)
         ) as admin:
             admin.install()
-            workers = [self._worker(admin, handler, settings) for handler in handlers]
             scheduler.store(admin, self._schedules.values())
+            workers = [self._worker(admin, handler, settings) for handler in handlers]
             try:
                 self._work(admin, settings, workers, until_empty, shutdown_timeout)
             finally:
