@@ -6,7 +6,7 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -57,6 +57,19 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("archived", "bigint", True),
         ("dead_letters", "bigint", True),
     ],
+    "pgqrs_schedules": [
+        ("id", "bigint", True),
+        ("name", "text", True),
+        ("queue_id", "bigint", True),
+        ("cron", "text", False),
+        ("every_seconds", "double precision", False),
+        ("timezone", "text", True),
+        ("payload", "jsonb", True),
+        ("priority", "integer", True),
+        ("catch_up", "boolean", True),
+        ("last_tick_at", _TIMESTAMP, True),
+        ("created_at", _TIMESTAMP, True),
+    ],
 }
 
 # index -> the part of pg_get_indexdef() from "USING" on (schema-independent)
@@ -85,6 +98,9 @@ INDEXES: dict[str, str] = {
     "pgqrs_archive_dead_letters_idx": "USING btree (queue_id, id) WHERE (dead_letter_reason IS NOT NULL)",
     "pgqrs_archive_archived_at_idx": "USING btree (queue_id, archived_at)",
     "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
+    "pgqrs_schedules_pkey": "USING btree (id)",
+    "pgqrs_schedules_name_key": "USING btree (name)",
+    "pgqrs_schedules_queue_id_idx": "USING btree (queue_id)",
 }
 
 # constraint -> its definition with the schema qualifier removed
@@ -106,6 +122,10 @@ CONSTRAINTS: dict[str, str] = {
     "pgqrs_archive_counts_queue_id_fkey": (
         "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE"
     ),
+    "pgqrs_schedules_pkey": "PRIMARY KEY (id)",
+    "pgqrs_schedules_name_key": "UNIQUE (name)",
+    "pgqrs_schedules_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_schedules_timing_check": "CHECK (((cron IS NULL) <> (every_seconds IS NULL)))",
 }
 
 # function -> its identity arguments (pg_get_function_identity_arguments)

@@ -9,9 +9,9 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles
+from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles, schedules
 from pgqrs import config as config_module
-from pgqrs._sync import _database, consumer, producer, tables
+from pgqrs._sync import _database, consumer, producer, schedule_table, tables
 
 
 class PgqrsAdmin:
@@ -33,6 +33,9 @@ class PgqrsAdmin:
         self.workers = tables.PgqrsWorkers(pool, self.schema, timeout=timeout)
         self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes, timeout=timeout)
         self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes, timeout=timeout)
+        self.schedules = schedule_table.PgqrsSchedules(
+            pool, self.schema, config.max_payload_bytes, timeout=timeout
+        )
 
     @classmethod
     def connect(cls, config: config_module.Config) -> PgqrsAdmin:
@@ -310,6 +313,43 @@ class PgqrsAdmin:
     def remove_stale_workers(self, older_than: Any) -> int:
         """Delete workers without a heartbeat for `older_than` (timedelta or seconds); return how many."""
         return self.workers.remove_stale(_validation.seconds(older_than, "older_than"))
+
+    # Periodic jobs -------------------------------------------------------------------------
+
+    def add_schedule(self, schedule: schedules.Schedule, replace: bool = False) -> models.ScheduleInfo:
+        """Store a periodic job; every runtime on this schema enqueues its ticks from then on.
+
+        Args:
+            schedule: What to enqueue where and when (validated when it was made).
+            replace: Redefine the schedule of the same name, if any (its recorded ticks stay).
+
+        Raises:
+            ScheduleAlreadyExists: The name is taken (and not `replace`).
+            QueueNotFound: The schedule's queue does not exist.
+        """
+        queue = self.get_queue(schedule.queue)
+        return self.schedules.insert(schedule, queue.id, replace)
+
+    def list_schedules(self) -> list[models.ScheduleInfo]:
+        """Return every periodic job, by name."""
+        return self.schedules.list()
+
+    def get_schedule(self, name: str) -> models.ScheduleInfo:
+        """Return the periodic job named `name`.
+
+        Raises:
+            ScheduleNotFound: No such schedule.
+        """
+        return self.schedules.get_by_name(name)
+
+    def remove_schedule(self, name: str) -> None:
+        """Delete the periodic job named `name` (messages it enqueued stay on their queue).
+
+        Raises:
+            ScheduleNotFound: No such schedule.
+        """
+        if not self.schedules.delete_by_name(name):
+            raise errors.ScheduleNotFound(name)
 
     # Convenience ---------------------------------------------------------------------------
 

@@ -53,5 +53,5 @@ SELECT max(version) FROM {schema}.pgqrs_schema_version;
 -- Dependants first. No CASCADE: an object of the user's built on ours stops the uninstall
 -- instead of being dropped silently.
 DROP FUNCTION IF EXISTS {schema}.pgqrs_dequeue(bigint, bigint, integer, double precision, text);
-DROP TABLE IF EXISTS {schema}.pgqrs_archive_counts, {schema}.pgqrs_archive, {schema}.pgqrs_messages,
+DROP TABLE IF EXISTS {schema}.pgqrs_schedules, {schema}.pgqrs_archive_counts, {schema}.pgqrs_archive, {schema}.pgqrs_messages,
     {schema}.pgqrs_workers, {schema}.pgqrs_queues, {schema}.pgqrs_schema_version;
