@@ -1,0 +1,51 @@
+"""Print the figures of a topology run and fail (exit 1) if one that must be 0 is not.
+
+python report.py results.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+# Must be 0 in every run. For the failover, "acknowledged_lost" too, but only where the replica
+# was synchronous: the asynchronous case is there to show what it loses.
+MUST_BE_ZERO = ("lost", "twice_in_lease", "overlapping_runs", "archived_twice", "unexpected")
+
+
+def faults(result: dict[str, object]) -> list[str]:
+    verdict = result["verdict"]
+    assert isinstance(verdict, dict)
+    names = list(MUST_BE_ZERO)
+    if result.get("mode") == "sync":
+        names.append("acknowledged_lost")
+    if result.get("mode") == "async":
+        names = ["twice_in_lease", "overlapping_runs"]
+    return [f"{name}={verdict[name]}" for name in names if verdict.get(name)]
+
+
+def main(path: str) -> int:
+    results = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    failed = False
+    print("\n=== topology figures")
+    for result in results:
+        if result["kind"] == "fleet":
+            print(
+                f"fleet    {result['handler']:>8} x{result['workers']:<2} {result['throughput']:8.1f} msg/s"
+                f"  server CPU {result['server_share']:.0%}  {result['verdict']}"
+            )
+        else:
+            print(f"failover {result['mode']:>5}: {json.dumps(result['figures'])}  {result['verdict']}")
+        bad = faults(result)
+        if bad:
+            failed = True
+            print(f"  FAULT: {', '.join(bad)} (must be 0)")
+    print(
+        "=== " + ("FAILED: a figure that must be 0 is not" if failed else "every figure that must be 0 is 0")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
