@@ -129,7 +129,7 @@ def main() -> None:
     arguments = parser.parse_args()
     counts = [1, 2] if arguments.short else [1, 2, 4, 8, 16]
     messages = {"noop": 2_000, "sleep5ms": 1_000} if arguments.short else {"noop": 20_000, "sleep5ms": 10_000}
-    servers.init_primary(synchronous=False)
+    servers.init_primary()
     servers.start_bouncer(servers.PRIMARY_PORT)
     with (servers.WORK / "results.jsonl").open("a") as results:
         for handler in HANDLERS:

@@ -11,8 +11,14 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-SHORT=0
-[[ "${1:-}" == "--short" ]] && SHORT=1
+SHORT=0 FLEET=1
+for argument in "$@"; do
+    case "$argument" in
+        --short) SHORT=1 ;;
+        --no-fleet) FLEET=0 ;;   # the failovers only
+        *) echo "usage: run.sh [--short] [--no-fleet]" >&2; exit 2 ;;
+    esac
+done
 [[ "$(id -u)" -eq 0 ]] || { echo "run.sh needs root (network namespaces)" >&2; exit 1; }
 
 export PGBIN=/usr/lib/postgresql/15/bin
@@ -31,10 +37,16 @@ BRIDGE=pgqrs-br0
 PYTHON="$REPO/.venv/bin/python"
 step() { printf '\n--- topology: %s (%s)\n' "$*" "$(date +%T)"; }
 
+CHILD=""
+# A step runs in the background and is waited for: a trapped signal interrupts `wait` at once
+# (not after the step ends), and the cleanup stops the step first.
+run_step() { "$@" & CHILD=$!; wait "$CHILD"; }
+
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
     step "cleaning up"
+    if [[ -n "$CHILD" ]]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
     # Workers and producers first (their process groups, started by the drivers), then servers.
     for pidfile in "$TOPOLOGY_WORK"/pids/*; do
         [[ -f "$pidfile" ]] && kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || true
@@ -43,8 +55,9 @@ cleanup() {
         kill -TERM "$(cat "$TOPOLOGY_WORK/bouncer/pgbouncer.pid")" 2>/dev/null || true
     fi
     for cluster in "$TOPOLOGY_WORK"/clusters/*; do
-        [[ -f "$cluster/postmaster.pid" ]] \
-            && su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$cluster' -m immediate stop" >/dev/null 2>&1
+        if [[ -f "$cluster/postmaster.pid" ]]; then
+            runuser -u postgres -- "$PGBIN/pg_ctl" -D "$cluster" -m immediate stop >/dev/null 2>&1 || true
+        fi
     done
     for namespace in $TOPOLOGY_NAMESPACES; do
         ip netns delete "$namespace" 2>/dev/null || true
@@ -91,13 +104,14 @@ done
 mkdir -p "$TOPOLOGY_WORK/pids" "$TOPOLOGY_WORK/logs"
 chown postgres: "$TOPOLOGY_WORK"
 if [[ $SHORT -eq 1 ]]; then
-    "$PYTHON" "$HERE/fleet.py" --short
-    "$PYTHON" "$HERE/failover.py" --short --mode sync
+    [[ $FLEET -eq 0 ]] || run_step "$PYTHON" "$HERE/fleet.py" --short
+    run_step "$PYTHON" "$HERE/failover.py" --short --mode sync
 else
-    "$PYTHON" "$HERE/fleet.py"
-    "$PYTHON" "$HERE/failover.py" --mode sync
-    "$PYTHON" "$HERE/failover.py" --mode async
-    "$PYTHON" "$HERE/plot.py" "$TOPOLOGY_WORK/results.jsonl" "$REPO/docs/images/scaling.png" \
-        "$REPO/deploy/topology/results.json"
+    [[ $FLEET -eq 0 ]] || run_step "$PYTHON" "$HERE/fleet.py"
+    run_step "$PYTHON" "$HERE/failover.py" --mode sync
+    run_step "$PYTHON" "$HERE/failover.py" --mode async
+    # The figures docs/scaling.md shows: kept in the repository with their plot.
+    cp "$TOPOLOGY_WORK/results.jsonl" "$HERE/results-full.jsonl"
+    [[ $FLEET -eq 0 ]] || "$PYTHON" "$HERE/plot.py" "$HERE/results-full.jsonl" "$REPO/docs/images/scaling.png"
 fi
 "$PYTHON" "$HERE/report.py" "$TOPOLOGY_WORK/results.jsonl"

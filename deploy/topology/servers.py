@@ -58,8 +58,8 @@ def _configure(data: Path, port: int, settings: dict[str, str]) -> None:
         conf.write("\n".join(lines) + "\n")
 
 
-def init_primary(synchronous: bool) -> Path:
-    """Make and start a fresh primary on PRIMARY_PORT (its replica, when synchronous, is 'replica')."""
+def init_primary() -> Path:
+    """Make and start a fresh primary on PRIMARY_PORT (asynchronous until `make_synchronous`)."""
     for old in ("primary", "replica"):
         stop(CLUSTERS / old)
         shutil.rmtree(CLUSTERS / old, ignore_errors=True)
@@ -80,7 +80,6 @@ def init_primary(synchronous: bool) -> Path:
             "shared_preload_libraries": "'pg_stat_statements'",
             "wal_level": "replica",
             "max_wal_senders": "4",
-            "synchronous_standby_names": "'replica'" if synchronous else "''",
             "cluster_name": "'primary'",
         },
     )
@@ -112,6 +111,22 @@ def init_replica() -> Path:
                 return data
             time.sleep(0.2)
     raise RuntimeError("the replica did not start streaming within 30 s")
+
+
+def make_synchronous() -> None:
+    """Make every commit on the primary wait until the replica has it (on our own cluster)."""
+    with psycopg.connect(direct_dsn(PRIMARY_PORT), autocommit=True) as connection:
+        connection.execute("ALTER SYSTEM SET synchronous_standby_names = 'replica'")
+        connection.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = connection.execute(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'replica'"
+            ).fetchone()
+            if row and row[0] == "sync":
+                return
+            time.sleep(0.1)
+    raise RuntimeError("the replica did not become synchronous within 10 s")
 
 
 def start(data: Path) -> None:
