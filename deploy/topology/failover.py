@@ -110,7 +110,9 @@ def run(mode: str, short: bool) -> dict[str, Any]:
     for record in records:
         if "error" in record:
             errors[record["error"]] = errors.get(record["error"], 0) + 1
-    after = [ack["t"] for ack in acks if ack["t"] > killed]
+    # Sent after the kill: an acknowledgement of a commit on the old primary may still be on its
+    # way to a busy client just after the kill; one sent later can only come from the new one.
+    after = [ack["t"] for ack in acks if ack["sent"] > killed]
     archived = first_archive_after(new_primary, queue_id, killed)
     figures = {
         "detection_s": detection,

@@ -3,10 +3,10 @@ same key after any error until it is acknowledged, logging every acknowledgement
 
     python producer.py --name p0 --seconds 20 --log acks.jsonl
 
-Each acknowledged enqueue is one JSON line {"key", "id", "t", "attempts"} (t: wall clock when
-the acknowledgement came back); each failed attempt is {"key", "error", "t"}. After
-`OutcomeUnknown` the message may be written already: the retry with its key returns it instead
-of writing it again (while it is live).
+Each acknowledged enqueue is one JSON line {"key", "id", "sent", "t", "attempts"} (wall clock
+when the successful attempt was sent, and when its acknowledgement came back); each failed
+attempt is {"key", "error", "t"}. After `OutcomeUnknown` the message may be written already:
+the retry with its key returns it instead of writing it again (while it is live).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ async def produce_keys(
         attempts = 0
         while True:
             attempts += 1
+            sent = time.time()
             try:
                 message = await producer.enqueue({"key": key}, dedup_key=key)
             except pgqrs.PgqrsError as error:
@@ -50,9 +51,8 @@ async def produce_keys(
                     return
                 await asyncio.sleep(0.1)
                 continue
-            log.write(
-                json.dumps({"key": key, "id": message.id, "t": time.time(), "attempts": attempts}) + "\n"
-            )
+            ack = {"key": key, "id": message.id, "sent": sent, "t": time.time(), "attempts": attempts}
+            log.write(json.dumps(ack) + "\n")
             break
         sequence += 1
         await asyncio.sleep(pause)

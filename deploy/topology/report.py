@@ -22,9 +22,12 @@ FAILOVER_ZERO = ("lost", "twice_in_lease", "overlapping_runs")
 def faults(result: dict[str, object]) -> list[str]:
     verdict = result["verdict"]
     assert isinstance(verdict, dict)
-    names = list(FLEET_ZERO if result["kind"] == "fleet" else FAILOVER_ZERO)
-    if result.get("mode") == "sync":
-        names.append("acknowledged_lost")
+    if result["kind"] == "fleet":
+        names = list(FLEET_ZERO)
+    elif result.get("mode") == "sync":
+        names = [*FAILOVER_ZERO, "acknowledged_lost"]
+    else:  # asynchronous: whatever it loses (acknowledged enqueues, leases) is the figure
+        names = []
     return [f"{name}={verdict[name]}" for name in names if verdict.get(name)]
 
 
