@@ -6,8 +6,10 @@ is on both; asynchronous with --mode async, to show what that loses). Producers 
 and `pgqrs worker run` processes run in the namespaces through PgBouncer, the workers listening
 on a multi-host DSN (target_session_attrs=read-write) that finds the promoted server by itself.
 After the warm-up the primary's processes are all killed at once with SIGKILL; then the replica
-is promoted and PgBouncer pointed at it with a RELOAD, as a failover manager's hook would. The
-clients are not restarted. Appends one JSON line to $TOPOLOGY_WORK/results.jsonl.
+is promoted and PgBouncer pointed at it with a RELOAD, as a failover manager's hook would
+(--route bouncer), or the producers and workers use the multi-host DSN for everything and find
+the promoted server by themselves (--route multihost). The clients are not restarted. Appends
+one JSON line to $TOPOLOGY_WORK/results.jsonl.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def first_archive_after(dsn: str, queue_id: int, moment: float) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
-def run(mode: str, short: bool) -> dict[str, Any]:
+def run(mode: str, route: str, short: bool) -> dict[str, Any]:
     warmup, seconds, detection = (6.0, 25.0, 5.0) if short else (20.0, 60.0, 10.0)
     per_namespace = 1 if short else 2
     primary = servers.init_primary()
@@ -71,7 +73,9 @@ def run(mode: str, short: bool) -> dict[str, Any]:
         servers.make_synchronous()
     servers.start_bouncer(servers.PRIMARY_PORT)
     queue_id = asyncio.run(prepare())
-    tag = f"failover-{mode}"
+    tag = f"failover-{mode}-{route}"
+    # How clients reach the new primary: PgBouncer, repointed; or both servers in one DSN.
+    dsn = servers.BOUNCER_DSN if route == "bouncer" else servers.MULTI_HOST_DSN
     logs = servers.WORK / "logs"
     workers = processes.start_workers(
         per_namespace * len(servers.NAMESPACES),
@@ -80,12 +84,13 @@ def run(mode: str, short: bool) -> dict[str, Any]:
         5.0,
         servers.MULTI_HOST_DSN,
         tag,
+        dsn,
     )
     producers = []
     for index, namespace in enumerate(servers.NAMESPACES):
         command = [
             str(processes.PGQRS.with_name("python")), "producer.py", "--name", f"p{index}",
-            "--seconds", str(seconds), "--log", str(logs / f"{tag}-producer{index}.jsonl"),
+            "--seconds", str(seconds), "--log", str(logs / f"{tag}-producer{index}.jsonl"), "--dsn", dsn,
         ]  # fmt: skip
         producers.append(processes.spawn(namespace, command, {}, logs / f"{tag}-producer{index}.out"))
     try:
@@ -95,7 +100,8 @@ def run(mode: str, short: bool) -> dict[str, Any]:
         time.sleep(detection)  # a failover manager's time to notice and decide
         servers.promote(replica)
         promoted = time.time()
-        servers.repoint_bouncer(servers.REPLICA_PORT)
+        if route == "bouncer":
+            servers.repoint_bouncer(servers.REPLICA_PORT)
         repointed = time.time()
         for process in producers:
             process.wait(seconds + producer._GRACE + 30)
@@ -128,16 +134,25 @@ def run(mode: str, short: bool) -> dict[str, Any]:
     verdict = checker.failover_verdict(new_primary, servers.SCHEMA, queue_id, acks, invocations)
     servers.stop_bouncer()
     servers.stop(replica)
-    return {"kind": "failover", "mode": mode, "figures": figures, "verdict": verdict}
+    return {"kind": "failover", "mode": mode, "route": route, "figures": figures, "verdict": verdict}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=("sync", "async"), required=True)
+    parser.add_argument(
+        "--route",
+        choices=("bouncer", "multihost"),
+        default="bouncer",
+        help="PgBouncer repointed, or a multi-host DSN",
+    )
     parser.add_argument("--short", action="store_true", help="one worker and producer per namespace, 20 s")
     arguments = parser.parse_args()
-    result = run(arguments.mode, arguments.short)
-    print(f"failover {arguments.mode}: {result['figures']} verdict {result['verdict']}", flush=True)
+    result = run(arguments.mode, arguments.route, arguments.short)
+    print(
+        f"failover {arguments.mode} {arguments.route}: {result['figures']} verdict {result['verdict']}",
+        flush=True,
+    )
     with (servers.WORK / "results.jsonl").open("a") as results:
         results.write(json.dumps(result) + "\n")
 

@@ -34,9 +34,11 @@ def spawn(namespace: str, command: list[str], env: dict[str, str], log: Path) ->
 
 
 def start_workers(
-    count: int, queue: str, schema: str, sleep_ms: float, listen_dsn: str, tag: str
-) -> list[subprocess.Popen[bytes]]:
-    """Start `count` `pgqrs worker run` processes, spread over the namespaces, through PgBouncer."""
+    count: int, queue: str, schema: str, sleep_ms: float, listen_dsn: str, tag: str,
+    dsn: str = servers.BOUNCER_DSN,
+) -> list[subprocess.Popen[bytes]]:  # fmt: skip
+    """Start `count` `pgqrs worker run` processes, spread over the namespaces (through PgBouncer
+    unless `dsn` says otherwise)."""
     workers = []
     for index in range(count):
         namespace = servers.NAMESPACES[index % len(servers.NAMESPACES)]
@@ -46,10 +48,10 @@ def start_workers(
             "TOPOLOGY_LOG": str(servers.WORK / "logs" / f"{tag}-worker{index}.jsonl"),
             "PGQRS_LISTEN_DSN": listen_dsn,
             # Our PgBouncer is not on 6432, where pgqrs would guess it: no prepared statements.
-            "PGQRS_POOLER": "transaction",
+            "PGQRS_POOLER": "transaction" if dsn == servers.BOUNCER_DSN else "none",
         }
         command = [
-            str(PGQRS), "worker", "run", "topology_app:app", "--dsn", servers.BOUNCER_DSN,
+            str(PGQRS), "worker", "run", "topology_app:app", "--dsn", dsn,
             "--schema", schema, "--shutdown-timeout", "5", "--format", "json",
         ]  # fmt: skip
         workers.append(spawn(namespace, command, env, servers.WORK / "logs" / f"{tag}-worker{index}.out"))

@@ -26,11 +26,10 @@ QUEUE = "failover"
 _GRACE = 60.0
 
 
-def config() -> pgqrs.Config:
-    """The producers' and workers' settings: through PgBouncer, a short call deadline."""
-    return pgqrs.Config(
-        dsn=servers.BOUNCER_DSN, schema=servers.SCHEMA, pooler="transaction", connection_timeout_seconds=5
-    )
+def config(dsn: str) -> pgqrs.Config:
+    """The producers' settings: through PgBouncer (or the servers' multi-host DSN), a short deadline."""
+    pooler = "transaction" if dsn == servers.BOUNCER_DSN else "none"
+    return pgqrs.Config(dsn=dsn, schema=servers.SCHEMA, pooler=pooler, connection_timeout_seconds=5)
 
 
 async def produce_keys(
@@ -58,8 +57,8 @@ async def produce_keys(
         await asyncio.sleep(pause)
 
 
-async def main(name: str, seconds: float, rate: float, tasks: int, path: str) -> None:
-    settings = config()
+async def main(name: str, seconds: float, rate: float, tasks: int, path: str, dsn: str) -> None:
+    settings = config(dsn)
     deadline = time.monotonic() + seconds
     with open(path, "a", buffering=1) as log:
         async with await pgqrs.PgqrsAdmin.connect(settings) as admin:
@@ -79,5 +78,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200, help="enqueues per second, at most")
     parser.add_argument("--tasks", type=int, default=4, help="enqueues in flight at once")
     parser.add_argument("--log", required=True)
+    parser.add_argument("--dsn", default=servers.BOUNCER_DSN, help="default: through PgBouncer")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.name, arguments.seconds, arguments.rate, arguments.tasks, arguments.log))
+    asyncio.run(
+        main(arguments.name, arguments.seconds, arguments.rate, arguments.tasks, arguments.log, arguments.dsn)
+    )

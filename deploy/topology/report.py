@@ -42,7 +42,10 @@ def main(path: str) -> int:
                 f"  server CPU {result['server_share']:.0%}  {result['verdict']}"
             )
         else:
-            print(f"failover {result['mode']:>5}: {json.dumps(result['figures'])}  {result['verdict']}")
+            route = result.get("route", "bouncer")
+            print(
+                f"failover {result['mode']:>5} {route}: {json.dumps(result['figures'])}  {result['verdict']}"
+            )
         bad = faults(result)
         if bad:
             failed = True

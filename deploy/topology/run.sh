@@ -113,6 +113,7 @@ else
     [[ $FLEET -eq 0 ]] || run_step "$PYTHON" "$HERE/fleet.py"
     run_step "$PYTHON" "$HERE/failover.py" --mode sync
     run_step "$PYTHON" "$HERE/failover.py" --mode async
+    run_step "$PYTHON" "$HERE/failover.py" --mode sync --route multihost   # no PgBouncer, no repoint
     # The figures docs/scaling.md shows: kept in the repository with their plot.
     if [[ $FLEET -eq 0 && -f "$HERE/results-full.jsonl" ]]; then
         # The failovers again: keep the fleet's figures, replace the failovers'.
