@@ -71,9 +71,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "packages"
-if ! command -v pgbouncer >/dev/null; then
+missing=()
+command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+command -v ip >/dev/null || missing+=(iproute2)
+if [[ ${#missing[@]} -gt 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
     service pgbouncer stop >/dev/null 2>&1 || true   # the package's own instance, if it started one
 fi
 [[ -x "$PYTHON" ]] || { python3 -m venv "$REPO/.venv" && "$REPO/.venv/bin/pip" install -q -e "$REPO[cli]"; }
