@@ -320,9 +320,20 @@ class App:
             if (
                 until_empty
                 and not any(w.held_ids() for w in workers)
-                and not admin.messages.outstanding(queue_ids)
+                and not self._outstanding(admin, queue_ids)
             ):
                 return
+
+    def _outstanding(self, admin: admin_module.PgqrsAdmin, queue_ids: list[int]) -> bool:
+        """Whether the queues hold anything to do; True while the server cannot be asked (an
+        outage ends no run: the workers ride through it and look again)."""
+        try:
+            return bool(admin.messages.outstanding(queue_ids))
+        except errors.DatabaseError as error:
+            if not error.connection_lost:
+                raise
+            logger.warning("looking whether the queues are empty failed (%s); looking again", error)
+            return True
 
     def _drain(self, workers: list[worker.QueueWorker], timeout: float) -> None:
         """Let running handlers finish within `timeout` (none after an immediate stop); then
