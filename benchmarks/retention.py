@@ -34,6 +34,7 @@ from pgqrs.bench import library
 from pgqrs.sync import PgqrsAdmin
 
 QUEUE = "bench"
+CHUNK = 1_000_000
 
 
 def connect(dsn: str) -> psycopg.Connection[Any]:
@@ -88,18 +89,27 @@ def fill_archive(dsn: str, schema: str, rows: int, days: int, partitioned: bool)
         queue_id = queues.fetchone()[0]  # type: ignore[index]
         start = f"{spread[0]} 00:00+00"
         seconds = days * 86400
-        connection.execute(
-            sql.SQL(
-                "INSERT INTO {0}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at,"
-                " dequeued_at, read_ct, archived_at, processing_duration, worker_id, dead_letter_reason)"
-                " SELECT g, %(queue)s, jsonb_build_object('type', 'bench', 'n', g), t, t, 1, t, 3, 1,"
-                "        CASE WHEN g %% 1000 = 0 THEN 'bench' END"
-                " FROM generate_series(1, %(rows)s) g,"
-                "      LATERAL (SELECT %(start)s::timestamptz"
-                "               + make_interval(secs => (g::float8 / %(rows)s) * %(seconds)s) AS t) s"
-            ).format(name),
-            {"queue": queue_id, "rows": rows, "start": start, "seconds": seconds - 1},
-        )
+        for first in range(1, rows + 1, CHUNK):  # statements of CHUNK rows: none runs for minutes
+            last = min(first + CHUNK - 1, rows)
+            connection.execute(
+                sql.SQL(
+                    "INSERT INTO {0}.pgqrs_archive (original_msg_id, queue_id, payload, enqueued_at,"
+                    " dequeued_at, read_ct, archived_at, processing_duration, worker_id, dead_letter_reason)"
+                    " SELECT g, %(queue)s, jsonb_build_object('type', 'bench', 'n', g), t, t, 1, t, 3, 1,"
+                    "        CASE WHEN g %% 1000 = 0 THEN 'bench' END"
+                    " FROM generate_series(%(first)s::bigint, %(last)s::bigint) g,"
+                    "      LATERAL (SELECT %(start)s::timestamptz"
+                    "               + make_interval(secs => (g::float8 / %(rows)s) * %(seconds)s) AS t) s"
+                ).format(name),
+                {
+                    "queue": queue_id,
+                    "rows": rows,
+                    "start": start,
+                    "seconds": seconds - 1,
+                    "first": first,
+                    "last": last,
+                },
+            )
         connection.execute(
             sql.SQL(
                 "INSERT INTO {0}.pgqrs_archive_counts (queue_id, shard, archived, dead_letters)"
@@ -194,12 +204,12 @@ def archiving(dsn: str, messages: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def metrics(dsn: str, rows: int, calls: int) -> dict[str, Any]:
+def metrics(dsn: str, rows: int, calls: int, partitioning: str) -> dict[str, Any]:
     schema = "retention_bench_metrics"
-    admin = admin_for(dsn, schema, "none")
+    admin = admin_for(dsn, schema, partitioning)
     try:
         started = time.perf_counter()
-        fill_archive(dsn, schema, rows, 30, False)
+        fill_archive(dsn, schema, rows, 30, partitioning == "daily")
         filled = round(time.perf_counter() - started, 1)
         inspector = Inspector(admin.pool, schema)
         timings: dict[str, list[float]] = {
@@ -220,6 +230,7 @@ def metrics(dsn: str, rows: int, calls: int) -> dict[str, Any]:
         shown = admin.queue_metrics(QUEUE)
         return {
             "rows": rows,
+            "archive_partitioning": partitioning,
             "fill_seconds": filled,
             "archived_count": shown.archived_count,
             "median_ms": {name: round(statistics.median(values), 2) for name, values in timings.items()},
@@ -241,13 +252,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument(
+        "--partitioning", choices=("none", "daily"), default="none", help="metrics: archive shape"
+    )
     options = parser.parse_args()
     if options.what == "purge":
         result = purge(options.dsn, options.rows, options.days)
     elif options.what == "archiving":
         result = archiving(options.dsn, options.messages, options.repeat)
     else:
-        result = metrics(options.dsn, options.rows, options.calls)
+        result = metrics(options.dsn, options.rows, options.calls, options.partitioning)
     print(json.dumps(result, indent=2))
 
 
