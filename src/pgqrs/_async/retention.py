@@ -9,6 +9,7 @@ transaction-scoped advisory lock: while one runtime purges, the others skip thei
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pgqrs import errors
@@ -70,11 +71,15 @@ class Retention:
                     break
         return removed
 
-    async def apply(self, older_than: float, batch_size: int = BATCH_SIZE) -> int | None:
+    async def apply(
+        self, older_than: float, batch_size: int = BATCH_SIZE, stopping: Callable[[], bool] = lambda: False
+    ) -> int | None:
         """The runtime's round: purge every queue's acknowledged records older than `older_than`.
 
         On a partitioned archive only whole day partitions go (and old rows of the default
         partition). Returns how many records went, or None when another runtime is purging.
+        `stopping` is asked between batches: a runtime that stops ends its round there (a first
+        round over years of archive could otherwise hold up its shutdown).
         """
         partitioned = await self.partitioned()
         removed = 0
@@ -86,7 +91,7 @@ class Retention:
         batch = "retention_purge_default_batch" if partitioned else "retention_purge_batch"
         for queue_id in await self._queue_ids():
             params = self._params(queue_id, older_than, False, batch_size)
-            while True:
+            while not stopping():
                 won, count = await self._elected(batch, params)
                 if not won:
                     return None

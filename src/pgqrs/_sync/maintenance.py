@@ -74,7 +74,7 @@ class Maintenance:
         try:
             archive.partition_ahead()
             if self.archive_retention is not None:
-                removed = archive.apply(self.archive_retention)
+                removed = archive.apply(self.archive_retention, stopping=self._stopped.is_set)
                 if removed:
                     self.purged += removed
                     logger.info("archive retention removed %d record(s)", removed)

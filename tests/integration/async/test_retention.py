@@ -155,6 +155,8 @@ async def test_runtime_retention_is_one_runtime_at_a_time(
         )
         assert await admin.retention.apply(86400) is None
         assert counts(raw, admin.schema, jobs.id) == (4, 1, 4, 1)
+    # A runtime that is stopping ends its round between batches.
+    assert await admin.retention.apply(86400, batch_size=2, stopping=lambda: True) == 0
     assert await admin.retention.apply(86400, batch_size=2) == 3
     assert counts(raw, admin.schema, jobs.id) == (1, 1, 1, 1)  # dead letters are kept
 

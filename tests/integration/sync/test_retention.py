@@ -156,6 +156,8 @@ def test_runtime_retention_is_one_runtime_at_a_time(
         )
         assert admin.retention.apply(86400) is None
         assert counts(raw, admin.schema, jobs.id) == (4, 1, 4, 1)
+    # A runtime that is stopping ends its round between batches.
+    assert admin.retention.apply(86400, batch_size=2, stopping=lambda: True) == 0
     assert admin.retention.apply(86400, batch_size=2) == 3
     assert counts(raw, admin.schema, jobs.id) == (1, 1, 1, 1)  # dead letters are kept
 
