@@ -73,10 +73,3 @@ SELECT {schema}.pgqrs_archive_partition(%(days_ahead)s);
 
 -- name: retention_partition_by_day :one
 SELECT {schema}.pgqrs_archive_partition_by_day(%(days_ahead)s);
-
--- name: retention_partitions :many
--- The archive's partitions, oldest first, with their bounds (for the docs' "what to watch").
-SELECT c.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid)
-FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = '{schema}.pgqrs_archive'::regclass
-ORDER BY c.relname;
