@@ -171,26 +171,35 @@ def purge(dsn: str, rows: int, days: int) -> dict[str, Any]:
 
 
 def archiving(dsn: str, messages: int, repeat: int) -> dict[str, Any]:
+    """W3a on both archive shapes, alternating steps of 5 batches between them (as `pgqrs bench
+    --interleave step` does): both see the same moment's load, which on a busy machine swings
+    more than the difference being measured."""
     admins = {shape: admin_for(dsn, f"retention_bench_w3a_{shape}", shape) for shape in ("none", "daily")}
     rates: dict[str, list[float]] = {shape: [] for shape in admins}
     try:
         for round_number in range(repeat):
-            order = list(admins) if round_number % 2 == 0 else list(reversed(admins))
-            for shape in order:
-                admin = admins[shape]
+            drains, seen, spent, consumers = {}, {}, {}, []
+            for shape, admin in admins.items():
                 producer = admin.producer(QUEUE)
                 for start in range(0, messages, 100):
                     producer.batch_enqueue(
                         [{"type": "bench", "n": n} for n in range(start, min(start + 100, messages))]
                     )
-                consumer = admin.consumer(QUEUE)
-                seen: list[int] = []
-                started = time.perf_counter()
-                for _ in library.drain(consumer, 100, True, None, seen):
-                    pass
-                rates[shape].append(round(len(seen) / (time.perf_counter() - started)))
+                seen[shape], spent[shape] = [], 0.0
+                consumers.append(admin.consumer(QUEUE))
+                drains[shape] = library.drain(consumers[-1], 100, True, None, seen[shape])
+            order = list(admins) if round_number % 2 == 0 else list(reversed(admins))
+            while drains:
+                for shape in [shape for shape in order if shape in drains]:
+                    started = time.perf_counter()
+                    if next(drains[shape], StopIteration) is StopIteration:
+                        del drains[shape]
+                    spent[shape] += time.perf_counter() - started
+            for consumer in consumers:
                 consumer.close()
-                print(shape, rates[shape][-1], "msg/s", flush=True)
+            for shape in admins:
+                rates[shape].append(round(len(seen[shape]) / spent[shape]))
+            print({shape: values[-1] for shape, values in rates.items()}, "msg/s", flush=True)
     finally:
         for shape, admin in admins.items():
             admin.close()
