@@ -141,7 +141,8 @@ def problems(
     found_columns: dict[str, dict[str, tuple[str, bool]]] = {}
     for table, column, type_name, not_null in columns:
         found_columns.setdefault(table, {})[column] = (type_name, not_null)
-    found = {(kind, name): definition for kind, name, definition in relations}
+    found = {(kind, name): definition for kind, name, definition in relations if kind != "default partition"}
+    with_default = {name for kind, name, _definition in relations if kind == "default partition"}
     issues: list[str] = []
     for table, expected in COLUMNS.items():
         if ("table", table) not in found:
@@ -149,6 +150,9 @@ def problems(
             continue
         issues.extend(_column_problems(schema, table, expected, found_columns.get(table, {})))
     partitioned = found.get(("table", "pgqrs_archive")) == "partitioned"
+    if partitioned and "pgqrs_archive" not in with_default:
+        # Without it, archiving on a day that has no partition yet would fail.
+        issues.append(f"table {schema}.pgqrs_archive has no default partition (pgqrs_archive_default)")
     issues.extend(_definition_problems(schema, found, partitioned))
     issues.extend(_extras(schema, found, found_columns))
     if ("table", "pgqrs_schema_version") in found:

@@ -37,6 +37,14 @@ SELECT 'constraint', con.conname, pg_catalog.pg_get_constraintdef(con.oid)
 FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_namespace n ON n.oid = con.connamespace
 WHERE n.nspname = %(schema)s AND con.conname LIKE 'pgqrs\_%%' AND con.conparentid = 0
 UNION ALL
+SELECT 'default partition', parent.relname, c.relname
+FROM pg_catalog.pg_inherits i
+JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+JOIN pg_catalog.pg_class parent ON parent.oid = i.inhparent
+JOIN pg_catalog.pg_namespace n ON n.oid = parent.relnamespace
+WHERE n.nspname = %(schema)s AND parent.relname LIKE 'pgqrs\_%%'
+  AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+UNION ALL
 SELECT 'function', p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = %(schema)s AND p.proname LIKE 'pgqrs\_%%';

@@ -205,6 +205,10 @@ async def test_a_partitioned_install_archives_dead_letters_requeues_and_counts(
     # A second install is a no-op on the partitioned archive.
     await partitioned.install()
     await partitioned.verify()
+    schema = f'"{partitioned.schema}"'
+    raw.execute(f"ALTER TABLE {schema}.pgqrs_archive DETACH PARTITION {schema}.pgqrs_archive_default")
+    with pytest.raises(pgqrs.SchemaError, match="pgqrs_archive has no default partition"):
+        await partitioned.verify()
 
 
 async def test_retention_drops_whole_day_partitions_and_keeps_dead_letters(
