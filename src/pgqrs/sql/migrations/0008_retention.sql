@@ -116,6 +116,10 @@ BEGIN
         RETURN false;
     END IF;
     LOCK TABLE {schema}.pgqrs_archive IN ACCESS EXCLUSIVE MODE;
+    -- A concurrent install may have converted it while we waited for the lock.
+    IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = '{schema}.pgqrs_archive'::regclass) = 'p' THEN
+        RETURN false;
+    END IF;
     IF EXISTS (SELECT FROM {schema}.pgqrs_archive) THEN
         RAISE EXCEPTION 'the archive holds records: only an empty archive is put on partitions'
             USING ERRCODE = 'object_not_in_prerequisite_state';
