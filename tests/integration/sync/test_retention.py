@@ -210,6 +210,12 @@ def test_a_partitioned_install_archives_dead_letters_requeues_and_counts(
     raw.execute(f"ALTER TABLE {schema}.pgqrs_archive DETACH PARTITION {schema}.pgqrs_archive_default")
     with pytest.raises(pgqrs.SchemaError, match="pgqrs_archive has no default partition"):
         partitioned.verify()
+    raw.execute(f"DROP TABLE {schema}.pgqrs_archive_default")
+    partitioned.uninstall()
+    left = raw.execute(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = %s::regnamespace", (schema,)
+    ).fetchone()
+    assert left == (0,)
 
 
 def test_retention_drops_whole_day_partitions_and_keeps_dead_letters(
