@@ -248,7 +248,9 @@ class PgqrsAdmin:
         """
         if older_than is None:
             if queue is None:
-                raise errors.ValidationError("purge_archive needs a queue, or older_than")
+                raise errors.ValidationError(
+                    "invalid queue name None: purge_archive needs a queue, or older_than"
+                )
             return await self.archive.purge((await self.get_queue(queue)).id)
         seconds = _validation.duration(older_than, "older_than")
         queue_ids = None if queue is None else [(await self.get_queue(queue)).id]
