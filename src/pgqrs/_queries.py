@@ -21,6 +21,7 @@ FILES = (
     "inspect.sql",
     "messages.sql",
     "queues.sql",
+    "retention.sql",
     "schedules.sql",
     "workers.sql",
 )

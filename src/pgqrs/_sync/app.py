@@ -257,7 +257,9 @@ class App:
         keepers = [
             lease_keeper.LeaseKeeper(queue_worker, config.heartbeat_interval) for queue_worker in workers
         ]
-        housekeeping = maintenance.Maintenance(admin.workers, config.heartbeat_interval)
+        housekeeping = maintenance.Maintenance(
+            admin.workers, config.heartbeat_interval, admin.retention, config.archive_retention
+        )
         ticks = scheduler.Scheduler(admin.schedules)
         dsn = listener.listen_dsn(config)
         wakes = listener.Listener(config, dsn, {w.queue_id: w for w in workers}) if dsn else None
