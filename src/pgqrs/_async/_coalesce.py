@@ -1,0 +1,187 @@
+"""Group commit for a Producer: concurrent single enqueues share one statement.
+
+At most FLIGHTS enqueue statements of one producer run at a time. A call that finds a flight
+free sends its message at once, alone (a caller alone never waits: no timer, no lingering).
+A call that finds none queues; when a flight returns, the oldest queued call leads the next
+one and carries every call queued by then (up to MAX_BATCH) in one statement. Each call gets
+its own message back only after the statement that wrote it committed; when that statement
+fails, every call in it raises the same error (an ambiguous outcome included).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from pgqrs import _decoding, errors, instrumentation, models
+from pgqrs._async import _compat
+
+# Statements in flight per producer. Measured with 64 tasks and 64 threads on a 2-core machine
+# (docs/performance.md, "Many producers"): more flights give smaller batches and more commits.
+FLIGHTS = 2
+# A statement carries at most this many messages and (beyond its first) this many payload bytes.
+MAX_BATCH = 256
+MAX_BATCH_BYTES = 1 << 20
+
+_QUEUED, _PROMOTED, _FLYING, _DONE = range(4)
+
+
+class Pending:
+    """One call's message, checked already, waiting for a statement (or in one)."""
+
+    __slots__ = ("error", "event", "observation", "params", "result", "state", "text")
+
+    def __init__(
+        self, text: str, params: dict[str, Any], observation: instrumentation.EnqueueObservation | None
+    ) -> None:
+        self.text = text
+        self.params = params
+        self.observation = observation
+        self.event: _compat.Event | None = None
+        self.state = _QUEUED
+        self.result: models.QueueMessage | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> models.QueueMessage:
+        """Return this call's message, or raise the error of the statement that carried it."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class Coalescer:
+    """Runs the enqueues of one producer, coalescing those that arrive while FLIGHTS are busy.
+
+    `run(batch)` writes a batch (one statement) and returns its messages in batch order; it
+    finishes the calls' observations itself.
+    """
+
+    def __init__(self, run: Callable[[list[Pending]], Any], flights: int = FLIGHTS) -> None:
+        self._run = run
+        self._flights_free = flights
+        self._waiting: deque[Pending] = deque()
+        # Guards the queue and the count between threads (the sync twin); no-op on one loop.
+        self._guard = _compat.ThreadLock()
+
+    async def submit(self, item: Pending) -> models.QueueMessage:
+        """Write `item` (alone, or with others queued meanwhile); return its message."""
+        with self._guard:
+            lead = self._flights_free > 0
+            if lead:
+                self._flights_free -= 1
+            else:
+                item.event = _compat.Event()
+                self._waiting.append(item)
+        if not lead:
+            await self._wait(item)
+            if item.state == _DONE:
+                return item.outcome()
+        await self._fly(item)
+        return item.outcome()
+
+    async def _wait(self, item: Pending) -> None:
+        """Wait until `item` was written by another call's statement, or leads the next one."""
+        assert item.event is not None
+        try:
+            await item.event.wait()
+        except BaseException as error:
+            self._abandon(item, error)
+            raise
+
+    def _abandon(self, item: Pending, error: BaseException) -> None:
+        """The caller of `item` stopped waiting (cancelled): drop it, or pass its flight on."""
+        with self._guard:
+            state = item.state
+            if state == _QUEUED:
+                self._waiting.remove(item)
+        if state == _PROMOTED:
+            self._release()
+        if state in (_QUEUED, _PROMOTED) and item.observation is not None:
+            item.observation.finish(error)  # never sent: nothing was written
+
+    async def _fly(self, leader: Pending) -> None:
+        """Write `leader` and the calls queued behind it in one statement; hand out the results."""
+        batch = self._take(leader)
+        try:
+            messages = await self._run(batch)
+        except Exception as error:
+            for item in batch:
+                item.error = error
+        except BaseException:
+            # The leader was cancelled or interrupted mid-statement: it re-raises its own
+            # error; the others cannot know whether the statement committed.
+            unknown = errors.OutcomeUnknown(
+                "the enqueue statement this call shared with others was interrupted (its leading "
+                "call was cancelled): the message may or may not have been written"
+            )
+            for item in batch[1:]:
+                item.error = unknown
+            self._land(batch)
+            raise
+        else:
+            for item, message in zip(batch, messages, strict=True):
+                item.result = message
+        self._land(batch)
+
+    def _take(self, leader: Pending) -> list[Pending]:
+        """Return the leader and the calls queued behind it, in call order, marked as flying."""
+        batch = [leader]
+        size = 0
+        with self._guard:
+            waiting = self._waiting
+            while waiting and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
+                item = waiting.popleft()
+                size += len(item.text)
+                batch.append(item)
+            for item in batch:
+                item.state = _FLYING
+        return batch
+
+    def _land(self, batch: list[Pending]) -> None:
+        """The statement of `batch` ended: free its flight (or pass it on), wake its callers."""
+        self._release()
+        for item in batch:
+            item.state = _DONE
+            if item.event is not None:
+                item.event.set()
+
+    def _release(self) -> None:
+        """Give the flight to the oldest queued call, or free it when none is queued."""
+        with self._guard:
+            if not self._waiting:
+                self._flights_free += 1
+                return
+            successor = self._waiting.popleft()
+            successor.state = _PROMOTED
+        assert successor.event is not None
+        successor.event.set()
+
+
+def statement_params(batch: list[Pending], queue_id: int) -> dict[str, Any]:
+    """Return the parameters of message_enqueue_each for `batch`: a column per argument."""
+    return {
+        "queue_id": queue_id,
+        "payloads": [item.text for item in batch],
+        "delays": [item.params["delay"] for item in batch],
+        "ats": [item.params["at"] for item in batch],
+        "priorities": [item.params["priority"] for item in batch],
+        "trace_contexts": [
+            None if item.observation is None else item.observation.trace_context for item in batch
+        ],
+    }
+
+
+def messages(batch: list[Pending], rows: list[tuple[Any, ...]], queue_id: int) -> list[models.QueueMessage]:
+    """Return the messages of `batch` from the (id, enqueued_at, vt) rows its statement returned."""
+    # Ids are assigned in batch order; RETURNING's order is not promised, so sort by id.
+    rows = sorted(rows, key=operator.itemgetter(0))
+    payloads = _decoding.stored([item.text for item in batch])
+    return [
+        models.QueueMessage(
+            msg_id, queue_id, payload, enqueued_at, vt, 0, None, None, None, item.params["priority"]
+        )
+        for (msg_id, enqueued_at, vt), payload, item in zip(rows, payloads, batch, strict=True)
+    ]
