@@ -32,7 +32,7 @@ _QUEUED, _PROMOTED, _FLYING, _DONE = range(4)
 class Pending:
     """One call's message, checked already, waiting for a statement (or in one)."""
 
-    __slots__ = ("error", "event", "observation", "params", "result", "state", "text")
+    __slots__ = ("batch", "error", "event", "observation", "params", "result", "state", "text")
 
     def __init__(
         self, text: str, params: dict[str, Any], observation: instrumentation.EnqueueObservation | None
@@ -42,6 +42,7 @@ class Pending:
         self.observation = observation
         self.event: _compat.Event | None = None
         self.state = _QUEUED
+        self.batch: list[Pending] = []  # the calls it leads in one statement (it comes first)
         self.result: models.QueueMessage | None = None
         self.error: BaseException | None = None
 
@@ -62,17 +63,29 @@ class Coalescer:
 
     def __init__(self, run: Callable[[list[Pending]], Any], flights: int = FLIGHTS) -> None:
         self._run = run
+        self._flights = flights
         self._flights_free = flights
         self._waiting: deque[Pending] = deque()
         # Guards the queue and the count between threads (the sync twin); no-op on one loop.
         self._guard = _compat.ThreadLock()
+
+    @property
+    def flying(self) -> int:
+        """How many flights are taken (the tests watch it)."""
+        return self._flights - self._flights_free
+
+    @property
+    def queued(self) -> int:
+        """How many calls wait for a flight (the tests watch it)."""
+        return len(self._waiting)
 
     def submit(self, item: Pending) -> models.QueueMessage:
         """Write `item` (alone, or with others queued meanwhile); return its message."""
         with self._guard:
             lead = self._flights_free > 0
             if lead:
-                self._flights_free -= 1
+                self._flights_free -= 1  # nothing is queued while a flight is free
+                item.batch = [item]
             else:
                 item.event = _compat.Event()
                 self._waiting.append(item)
@@ -80,7 +93,7 @@ class Coalescer:
             self._wait(item)
             if item.state == _DONE:
                 return item.outcome()
-        self._fly(item)
+        self._fly(item.batch)
         return item.outcome()
 
     def _wait(self, item: Pending) -> None:
@@ -93,19 +106,22 @@ class Coalescer:
             raise
 
     def _abandon(self, item: Pending, error: BaseException) -> None:
-        """The caller of `item` stopped waiting (cancelled): drop it, or pass its flight on."""
+        """The caller of `item` stopped waiting (cancelled): drop it, or pass its batch on."""
         with self._guard:
             state = item.state
             if state == _QUEUED:
                 self._waiting.remove(item)
+            elif state == _PROMOTED:
+                for other in reversed(item.batch[1:]):
+                    other.state = _QUEUED
+                    self._waiting.appendleft(other)
         if state == _PROMOTED:
             self._release()
         if state in (_QUEUED, _PROMOTED) and item.observation is not None:
             item.observation.finish(error)  # never sent: nothing was written
 
-    def _fly(self, leader: Pending) -> None:
-        """Write `leader` and the calls queued behind it in one statement; hand out the results."""
-        batch = self._take(leader)
+    def _fly(self, batch: list[Pending]) -> None:
+        """Write `batch` (its first call leads) in one statement; hand out the results."""
         try:
             messages = self._run(batch)
         except Exception as error:
@@ -127,22 +143,8 @@ class Coalescer:
                 item.result = message
         self._land(batch)
 
-    def _take(self, leader: Pending) -> list[Pending]:
-        """Return the leader and the calls queued behind it, in call order, marked as flying."""
-        batch = [leader]
-        size = 0
-        with self._guard:
-            waiting = self._waiting
-            while waiting and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
-                item = waiting.popleft()
-                size += len(item.text)
-                batch.append(item)
-            for item in batch:
-                item.state = _FLYING
-        return batch
-
     def _land(self, batch: list[Pending]) -> None:
-        """The statement of `batch` ended: free its flight (or pass it on), wake its callers."""
+        """The statement of `batch` ended: pass its flight on (or free it), wake its callers."""
         self._release()
         for item in batch:
             item.state = _DONE
@@ -150,13 +152,26 @@ class Coalescer:
                 item.event.set()
 
     def _release(self) -> None:
-        """Give the flight to the oldest queued call, or free it when none is queued."""
+        """Give a flight to the calls queued (up to MAX_BATCH), the oldest leading; or free it.
+
+        The batch is made here, at once: a second flight landing before its leader runs finds
+        nothing queued, so the calls queued together go out together, in call order.
+        """
         with self._guard:
-            if not self._waiting:
+            waiting = self._waiting
+            if not waiting:
                 self._flights_free += 1
                 return
-            successor = self._waiting.popleft()
+            batch: list[Pending] = []
+            size = 0
+            while waiting and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
+                item = waiting.popleft()
+                item.state = _FLYING
+                size += len(item.text)
+                batch.append(item)
+            successor = batch[0]
             successor.state = _PROMOTED
+            successor.batch = batch
         assert successor.event is not None
         successor.event.set()
 
