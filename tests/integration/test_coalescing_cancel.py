@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 import pgqrs
 from pgqrs._async import _coalesce
@@ -21,6 +18,9 @@ from tests.reliability import harness
 
 FLIGHTS = _coalesce.FLIGHTS
 coalescing: Any = importlib.import_module("tests.integration.async.test_coalescing")
+# The async API tests' fixtures (their package name is a keyword: imported by name).
+fixtures: Any = importlib.import_module("tests.integration.async.conftest")
+admin, queue, producer = fixtures.admin, fixtures.queue, fixtures.producer
 
 
 async def settle(predicate: Any, what: str) -> None:
@@ -83,16 +83,3 @@ async def test_a_leader_cancelled_mid_statement_leaves_the_others_an_unknown_out
     assert isinstance(results[FLIGHTS], asyncio.CancelledError)
     assert all(isinstance(result, pgqrs.OutcomeUnknown) for result in results[FLIGHTS + 1 :]), results
     assert (await producer.enqueue({"after": True})).payload == {"after": True}
-
-
-@pytest.fixture
-async def admin(config: pgqrs.Config) -> AsyncIterator[pgqrs.PgqrsAdmin]:
-    admin = await pgqrs.PgqrsAdmin.connect(config)
-    await admin.install()
-    yield admin
-    await admin.close()
-
-
-@pytest.fixture
-async def producer(admin: pgqrs.PgqrsAdmin) -> pgqrs.Producer:
-    return pgqrs.Producer(admin.pool, await admin.create_queue("jobs"), admin.config)
