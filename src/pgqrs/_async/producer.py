@@ -18,10 +18,9 @@ _FOREIGN_KEY_VIOLATION = "23503"
 # seen by it: the next statement sees it (or writes it, if it was acknowledged meanwhile).
 _KEYED_ATTEMPTS = 5
 Keys = list[str | None] | None
+Messages = list[models.QueueMessage]
 # The observations of the calls a statement writes; None: the statement starts its own.
 Seen = list[instrumentation.EnqueueObservation | None] | None
-
-
 # Producer and Consumer built without a config use the library's defaults. A Config needs a DSN,
 # and theirs is never used (their pool connects); libpq's empty URI says so.
 _DEFAULTS_DSN = "postgresql://"
@@ -72,7 +71,7 @@ class Producer:
         rate = self.config.producer_rate_limit
         self._limiter = _rate.RateLimiter(rate) if rate else None
         self._limiter_lock = _compat.Lock()
-        self._coalescer = _coalesce.Coalescer(self._flush)
+        self._coalescer = _coalesce.Coalescer(self._alone, self._together)
 
     async def enqueue(
         self, payload: Any, *, priority: int = 0, dedup_key: str | None = None, connection: Any = None
@@ -177,23 +176,24 @@ class Producer:
             return (await self._write([text], keys, params, connection))[0]
         await self._pace(1)
         observation = instrumentation.enqueue(self.queue_info.queue_name, 1)
-        return await self._coalescer.submit(_coalesce.Pending(text, params, observation))
+        return await self._coalescer.submit(text, params, observation)
 
-    async def _flush(self, batch: list[_coalesce.Pending]) -> list[models.QueueMessage]:
-        """Write the calls the coalescer grouped: one alone as ever, several in one statement."""
-        if len(batch) == 1:
-            item = batch[0]
-            return await self._send([item.text], None, item.params, None, [item.observation])
-        observations = [item.observation for item in batch]
+    async def _alone(self, text: str, params: dict[str, Any], observation: Any) -> models.QueueMessage:
+        """Write one call's message by itself, as a producer with a single caller always does."""
+        return (await self._send([text], None, params, None, [observation]))[0]
+
+    async def _together(self, batch: list[_coalesce.Pending]) -> list[models.QueueMessage]:
+        """Write the calls the coalescer grouped in one statement (one of them: as alone)."""
+        if len(batch) == 1:  # a call promoted to lead, with none queued behind it
+            return [await self._alone(batch[0].text, batch[0].params, batch[0].observation)]
         params = _coalesce.statement_params(batch, self.queue_info.id)
         if _notify.THROTTLE.due(self.queue_info.schema, self.queue_info.id):
             params.update(channel=_notify.CHANNEL, wake=self._wake)
-        rows = await self._insert("message_enqueue_each", params, None, len(batch), observations)
+        seen = [item.observation for item in batch]
+        rows = await self._insert("message_enqueue_each", params, None, len(batch), seen)
         return _coalesce.messages(batch, rows, self.queue_info.id)
 
-    async def _write(
-        self, texts: list[str], keys: Keys, params: dict[str, Any], connection: Any
-    ) -> list[models.QueueMessage]:
+    async def _write(self, texts: list[str], keys: Keys, params: dict[str, Any], connection: Any) -> Messages:
         """Run the enqueue (every argument checked already) and return the messages."""
         caller = None if connection is None else await _compat.driver_connection(connection)
         await self._pace(len(texts))

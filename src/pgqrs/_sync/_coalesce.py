@@ -57,12 +57,19 @@ class Pending:
 class Coalescer:
     """Runs the enqueues of one producer, coalescing those that arrive while FLIGHTS are busy.
 
-    `run(batch)` writes a batch (one statement) and returns its messages in batch order; it
-    finishes the calls' observations itself.
+    `alone(text, params, observation)` writes one call's message as ever and returns it;
+    `together(batch)` writes a batch in one statement and returns its messages in batch order.
+    Both finish the calls' observations.
     """
 
-    def __init__(self, run: Callable[[list[Pending]], Any], flights: int = FLIGHTS) -> None:
-        self._run = run
+    def __init__(
+        self,
+        alone: Callable[[str, dict[str, Any], Any], Any],
+        together: Callable[[list[Pending]], Any],
+        flights: int = FLIGHTS,
+    ) -> None:
+        self._alone = alone
+        self._together = together
         self._flights = flights
         self._flights_free = flights
         self._waiting: deque[Pending] = deque()
@@ -79,21 +86,27 @@ class Coalescer:
         """How many calls wait for a flight (the tests watch it)."""
         return len(self._waiting)
 
-    def submit(self, item: Pending) -> models.QueueMessage:
-        """Write `item` (alone, or with others queued meanwhile); return its message."""
+    def submit(
+        self, text: str, params: dict[str, Any], observation: instrumentation.EnqueueObservation | None
+    ) -> models.QueueMessage:
+        """Write one call's message (alone, or with others queued meanwhile); return it."""
         with self._guard:
-            lead = self._flights_free > 0
-            if lead:
+            if self._flights_free:
                 self._flights_free -= 1  # nothing is queued while a flight is free
-                item.batch = [item]
+                item = None
             else:
+                item = Pending(text, params, observation)
                 item.event = _compat.Event()
                 self._waiting.append(item)
-        if not lead:
-            self._wait(item)
-            if item.state == _DONE:
-                return item.outcome()
-        self._fly(item.batch)
+        if item is None:
+            # The path of a caller alone: its own statement, and nothing else to do.
+            try:
+                return self._alone(text, params, observation)  # type: ignore[no-any-return]
+            finally:
+                self._release()
+        self._wait(item)
+        if item.state != _DONE:
+            self._fly(item.batch)
         return item.outcome()
 
     def _wait(self, item: Pending) -> None:
@@ -123,7 +136,7 @@ class Coalescer:
     def _fly(self, batch: list[Pending]) -> None:
         """Write `batch` (its first call leads) in one statement; hand out the results."""
         try:
-            messages = self._run(batch)
+            messages = self._together(batch)
         except Exception as error:
             for item in batch:
                 item.error = error
