@@ -153,15 +153,18 @@ async def test_dedup_keys_behave_as_alone(
     results: dict[int, Any] = {}
     with support.connect(direct) as locker, locker.transaction():
         lock(locker, schema)
-        handles = await start(producer, unkeyed, results, dsn, schema)
-        # Keyed calls never wait for a flight: each runs at once on a connection of its own.
-        for index, call in enumerate(keyed, start=len(unkeyed)):
-            handles.append(_compat.spawn(run, call, index, results, dsn, schema, name=f"keyed-{index}"))
+        # Keyed calls never wait for a flight: each runs at once, alone, and meets the lock.
+        handles = [
+            _compat.spawn(run, call, index, results, dsn, schema, name=f"keyed-{index}")
+            for index, call in enumerate(keyed, start=len(unkeyed))
+        ]
 
-        def all_blocked() -> bool:
-            return len(blocked_pids(direct, schema)) == FLIGHTS + len(keyed)
+        def keyed_blocked() -> bool:
+            return len(blocked_pids(direct, schema)) == len(keyed)
 
-        await wait_for(all_blocked, "the keyed calls to reach the lock")
+        await wait_for(keyed_blocked, "the keyed calls to reach the lock")
+        # Meanwhile the producer coalesces the calls without a key.
+        handles += await start(producer, unkeyed, results, dsn, schema)
     await finish(handles)
     first, second = results[len(unkeyed)][0], results[len(unkeyed) + 1][0]
     assert first.id == second.id
