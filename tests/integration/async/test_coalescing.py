@@ -210,3 +210,37 @@ async def test_a_killed_connection_fails_every_call_of_its_statement(
     assert len({id(error) for error in errors[FLIGHTS:]}) == 1
     assert await admin.messages.count() == 0
     assert (await producer.enqueue({"after": True})).payload == {"after": True}
+
+
+async def test_a_failed_statement_fails_every_call_in_it_and_only_those(
+    producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin, raw: Any, dsn: str, direct: str, schema: str
+) -> None:
+    # A row the server refuses (a trigger raises for it) fails the whole statement it is in.
+    raw.execute(
+        f'CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS '
+        "$$ BEGIN IF NEW.payload ? 'refused' THEN RAISE EXCEPTION 'refused row'; END IF; "
+        "RETURN NEW; END $$"
+    )
+    raw.execute(
+        f'CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".pgqrs_messages '
+        f'FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse()'
+    )
+    calls: list[Callable[[], Any]] = [
+        functools.partial(producer.enqueue, {"call": index}) for index in range(FLIGHTS)
+    ]
+    calls += [
+        functools.partial(producer.enqueue, {"call": FLIGHTS}),
+        functools.partial(producer.enqueue, {"refused": True}),
+        functools.partial(producer.enqueue, {"call": FLIGHTS + 2}),
+    ]
+    results: dict[int, Any] = {}
+    with support.connect(direct) as locker, locker.transaction():
+        lock(locker, schema)
+        handles = await start(producer, calls, results, dsn, schema)
+    await finish(handles)
+    assert [results[index][0].payload for index in range(FLIGHTS)] == [{"call": i} for i in range(FLIGHTS)]
+    failed = [results[index] for index in range(FLIGHTS, len(calls))]
+    assert all(isinstance(error, pgqrs.DatabaseError) for error in failed), failed
+    assert "refused row" in str(failed[0])
+    assert len({id(error) for error in failed}) == 1  # the statement's error, raised to each
+    assert await admin.messages.count() == FLIGHTS
