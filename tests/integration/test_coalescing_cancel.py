@@ -37,7 +37,10 @@ async def queue_calls(producer: pgqrs.Producer, count: int, first: int = 0) -> l
     for index in range(first, first + count):
         tasks.append(asyncio.create_task(producer.enqueue({"call": index})))
         placed = len(tasks) + first
-        await settle(lambda placed=placed: coalescer.flying + coalescer.queued == placed, f"call {index}")
+        await settle(
+            lambda placed=placed: coalescer.flying + coalescer.queued == placed and not coalescer.gathering,
+            f"call {index}",
+        )
     return tasks
 
 

@@ -74,6 +74,7 @@ class Coalescer:
         self._flights = flights
         self._flights_free = flights
         self._waiting: deque[Pending] = deque()
+        self._gathering = 0  # flights taken whose leader has not gathered its batch yet
         # Guards the queue and the count between threads (the sync twin); no-op on one loop.
         self._guard = _compat.ThreadLock()
 
@@ -87,28 +88,63 @@ class Coalescer:
         """How many calls wait for a flight (the tests watch it)."""
         return len(self._waiting)
 
+    @property
+    def gathering(self) -> int:
+        """How many leaders are still to gather the calls they carry (the tests watch it)."""
+        return self._gathering
+
     def submit(
         self, text: str, params: dict[str, Any], observation: instrumentation.EnqueueObservation | None
     ) -> models.QueueMessage:
         """Write one call's message (alone, or with others queued meanwhile); return it."""
         with self._guard:
+            alone = self._flights_free == self._flights
             if self._flights_free:
                 self._flights_free -= 1  # nothing is queued while a flight is free
+                self._gathering += not alone
                 item = None
             else:
                 item = Pending(text, params, observation)
                 item.event = _compat.Event()
                 self._waiting.append(item)
-        if item is None:
-            # The path of a caller alone: its own statement, and nothing else to do.
+        if alone:
+            # Nothing in flight: a caller alone, its own statement at once, nothing else to do.
             try:
                 return self._alone(text, params, observation)  # type: ignore[no-any-return]
             finally:
                 self._release()
-        self._wait(item)
+        if item is None:
+            # A flight is free but another one flies: the calls it carries will be back in a
+            # moment. Let them run first (one turn of the scheduler, no timer) and take along
+            # those that queue meanwhile, rather than spend a flight on one message.
+            item = Pending(text, params, observation)
+            try:
+                _compat.sleep(0)
+            except BaseException as error:
+                with self._guard:
+                    self._gathering -= 1
+                self._abandon(item, error)
+                raise
+            with self._guard:
+                self._gathering -= 1
+                item.batch = self._take(item)
+        else:
+            self._wait(item)
         if item.state != _DONE:
             self._fly(item.batch)
         return item.outcome()
+
+    def _take(self, leader: Pending) -> list[Pending]:
+        """Return `leader` and the calls queued (up to MAX_BATCH), in call order (guard held)."""
+        batch = [leader]
+        size = len(leader.text)
+        waiting = self._waiting
+        while waiting and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
+            item = waiting.popleft()
+            item.state = _FLYING
+            size += len(item.text)
+            batch.append(item)
+        return batch
 
     def _wait(self, item: Pending) -> None:
         """Wait until `item` was written by another call's statement, or leads the next one."""
@@ -123,7 +159,9 @@ class Coalescer:
         """The caller of `item` stopped waiting (cancelled): drop it, or pass its batch on."""
         with self._guard:
             state = item.state
-            if state == _QUEUED:
+            if state == _QUEUED and item.event is None:
+                state = _PROMOTED  # it holds a flight, and has gathered nobody yet
+            elif state == _QUEUED:
                 self._waiting.remove(item)
             elif state == _PROMOTED:
                 for other in reversed(item.batch[1:]):
@@ -175,16 +213,9 @@ class Coalescer:
             if not waiting:
                 self._flights_free += 1
                 return
-            batch: list[Pending] = []
-            size = 0
-            while waiting and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
-                item = waiting.popleft()
-                item.state = _FLYING
-                size += len(item.text)
-                batch.append(item)
-            successor = batch[0]
+            successor = waiting.popleft()
+            successor.batch = self._take(successor)
             successor.state = _PROMOTED
-            successor.batch = batch
         assert successor.event is not None
         successor.event.set()
 

@@ -66,7 +66,9 @@ async def start(
         handles.append(_compat.spawn(run, call, index, results, dsn, schema, name=f"call-{index}"))
 
         def placed(count: int = index + 1) -> bool:
-            return coalescer.flying + coalescer.queued + len(results) == count
+            # Each call before it has a flight (and gathered what it carries), is queued, or ended.
+            counted = coalescer.flying + coalescer.queued + len(results)
+            return counted == count and coalescer.gathering == 0
 
         await wait_for(placed, f"call {index} to take a flight or queue")
     return handles
