@@ -22,6 +22,8 @@ FILES = (
     "inspect.sql",
     "messages.sql",
     "queues.sql",
+    "retention.sql",
+    "schedules.sql",
     "workers.sql",
 )
 

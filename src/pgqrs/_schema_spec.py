@@ -62,6 +62,19 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("archived", "bigint", True),
         ("dead_letters", "bigint", True),
     ],
+    "pgqrs_schedules": [
+        ("id", "bigint", True),
+        ("name", "text", True),
+        ("queue_id", "bigint", True),
+        ("cron", "text", False),
+        ("every_seconds", "double precision", False),
+        ("timezone", "text", True),
+        ("payload", "jsonb", True),
+        ("priority", "integer", True),
+        ("catch_up", "boolean", True),
+        ("last_tick_at", _TIMESTAMP, True),
+        ("created_at", _TIMESTAMP, True),
+    ],
     "pgqrs_dedup_keys": [
         ("queue_id", "bigint", True),
         ("dedup_key", "text", True),
@@ -102,6 +115,9 @@ INDEXES: dict[str, str] = {
     "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
     "pgqrs_dedup_keys_pkey": "USING btree (queue_id, dedup_key)",
     "pgqrs_dedup_keys_expires_at_idx": "USING btree (expires_at)",
+    "pgqrs_schedules_pkey": "USING btree (id)",
+    "pgqrs_schedules_name_key": "USING btree (name)",
+    "pgqrs_schedules_queue_id_idx": "USING btree (queue_id)",
 }
 
 # constraint -> its definition with the schema qualifier removed
@@ -126,6 +142,10 @@ CONSTRAINTS: dict[str, str] = {
     ),
     "pgqrs_dedup_keys_pkey": "PRIMARY KEY (queue_id, dedup_key)",
     "pgqrs_dedup_keys_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_schedules_pkey": "PRIMARY KEY (id)",
+    "pgqrs_schedules_name_key": "UNIQUE (name)",
+    "pgqrs_schedules_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_schedules_timing_check": "CHECK (((cron IS NULL) <> (every_seconds IS NULL)))",
 }
 
 # function -> its identity arguments (pg_get_function_identity_arguments)
@@ -138,7 +158,14 @@ FUNCTIONS: dict[str, str] = {
         "p_queue_id bigint, p_payloads text[], p_keys text[], p_at timestamp with time zone, "
         "p_delay double precision, p_priority integer, p_trace_context text, p_channel text, p_wake text"
     ),
+    "pgqrs_archive_partition": "p_days_ahead integer",
+    "pgqrs_archive_drop_partition": "p_before timestamp with time zone, p_dead_letters boolean",
+    "pgqrs_archive_partition_by_day": "p_days_ahead integer",
 }
+
+# A partitioned archive (archive_partitioning: daily): its primary key holds the partition key.
+PARTITIONED_INDEXES = {"pgqrs_archive_pkey": "USING btree (id, archived_at)"}
+PARTITIONED_CONSTRAINTS = {"pgqrs_archive_pkey": "PRIMARY KEY (id, archived_at)"}
 
 
 def _unqualified(definition: str, schema: str) -> str:
@@ -158,29 +185,38 @@ def problems(
     found_columns: dict[str, dict[str, tuple[str, bool]]] = {}
     for table, column, type_name, not_null in columns:
         found_columns.setdefault(table, {})[column] = (type_name, not_null)
-    found = {(kind, name): definition for kind, name, definition in relations}
+    found = {(kind, name): definition for kind, name, definition in relations if kind != "default partition"}
+    with_default = {name for kind, name, _definition in relations if kind == "default partition"}
     issues: list[str] = []
     for table, expected in COLUMNS.items():
         if ("table", table) not in found:
             issues.append(f"table {schema}.{table} is missing")
             continue
         issues.extend(_column_problems(schema, table, expected, found_columns.get(table, {})))
-    issues.extend(_definition_problems(schema, found))
+    partitioned = found.get(("table", "pgqrs_archive")) == "partitioned"
+    if partitioned and "pgqrs_archive" not in with_default:
+        # Without it, archiving on a day that has no partition yet would fail.
+        issues.append(f"table {schema}.pgqrs_archive has no default partition (pgqrs_archive_default)")
+    issues.extend(_definition_problems(schema, found, partitioned))
     issues.extend(_extras(schema, found, found_columns))
     if ("table", "pgqrs_schema_version") in found:
         issues.extend(_version_problems(version))
     return issues
 
 
-def _definition_problems(schema: str, found: dict[tuple[str, str], str | None]) -> list[str]:
+def _definition_problems(
+    schema: str, found: dict[tuple[str, str], str | None], partitioned: bool
+) -> list[str]:
     issues = []
-    for index, using in INDEXES.items():
+    indexes = {**INDEXES, **PARTITIONED_INDEXES} if partitioned else INDEXES
+    constraints = {**CONSTRAINTS, **PARTITIONED_CONSTRAINTS} if partitioned else CONSTRAINTS
+    for index, using in indexes.items():
         definition = found.get(("index", index))
         if definition is None:
             issues.append(f"index {index} is missing")
         elif not definition.endswith(using):
             issues.append(f"index {index} differs: expected {using!r}, found {definition!r}")
-    for constraint, expected_definition in CONSTRAINTS.items():
+    for constraint, expected_definition in constraints.items():
         definition = found.get(("constraint", constraint))
         if definition is None:
             issues.append(f"constraint {constraint} is missing")

@@ -7,8 +7,8 @@ from tests.cli import runner
 
 
 def test_dedup_window(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
-    created, changed, negative, missing = cli.many(
-        ["--format", "json", "queue", "create", "orders", "--dedup-window", "3600"],
+    (created,) = cli.many(["--format", "json", "queue", "create", "orders", "--dedup-window", "3600"])
+    changed, negative, missing = cli.many(
         ["--format", "json", "queue", "set-dedup-window", "orders", "90.5"],
         ["queue", "create", "bad", "--dedup-window", "-1"],
         ["queue", "set-dedup-window", "nope", "1"],

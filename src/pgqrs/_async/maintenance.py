@@ -1,12 +1,14 @@
-"""Housekeeping a running runtime does for everyone: removing the records of dead workers and
-the expired reservations of dedup keys.
+"""Housekeeping a running runtime does for everyone: removing the records of dead workers, the
+archive's retention, and expired dedup key reservations.
 
 A worker that died (kill -9, a lost machine) stops heartbeating; once its heartbeat is
 STALE_HEARTBEATS intervals old and it holds no lease that has not expired, one elected process
 (of all the runtimes on the schema) removes its record. Its expired leases were already free.
-Expired dedup key reservations (see pgqrs.dedup_keys) hold nothing any more: every interval,
-each runtime removes them in batches of PURGE_BATCH rows (SKIP LOCKED: runtimes never wait for
-each other), at most MAX_PURGE_BATCHES per interval.
+Every round also keeps the day partitions of a partitioned archive ready ahead and, with
+`archive_retention` set, purges older archive records (pgqrs._async.retention: one runtime at a
+time, in bounded batches). Expired dedup key reservations (pgqrs._async.dedup_keys) hold nothing
+any more: every round, each runtime removes them in batches of PURGE_BATCH rows (SKIP LOCKED:
+runtimes never wait for each other), at most MAX_PURGE_BATCHES per round.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from pgqrs import errors
-from pgqrs._async import _compat, dedup_keys, tables
+from pgqrs._async import _compat, dedup_keys, retention, tables
 
 logger = logging.getLogger("pgqrs.worker")
 STALE_HEARTBEATS = 5
@@ -28,45 +30,68 @@ class Maintenance:
         self,
         workers_table: tables.PgqrsWorkers,
         heartbeat_interval: float,
+        archive: retention.Retention | None = None,
+        archive_retention: float | None = None,
         dedup_keys_table: dedup_keys.PgqrsDedupKeys | None = None,
     ) -> None:
         self.workers_table = workers_table
-        self.dedup_keys_table = dedup_keys_table
         self.interval = heartbeat_interval
         self.stale_after = STALE_HEARTBEATS * heartbeat_interval
         self.reaped = 0
         self.purged = 0
+        self.archive = archive
+        self.archive_retention = archive_retention
+        self.dedup_keys_table = dedup_keys_table
+        self.dedup_keys_purged = 0
         self._stopped = _compat.Event()
-        self._reaping = True
 
     def stop(self) -> None:
         """Stop at once."""
         self._stopped.set()
 
     async def run(self) -> None:
-        """Reap and purge every heartbeat interval until stopped (each until the role may not)."""
+        """Every heartbeat interval until stopped: the archive's housekeeping, and reaping (until
+        the role may not)."""
+        reaping = True
         while not await _compat.wait_event(self._stopped, self.interval):
-            if self._reaping:
-                await self.reap()
+            if self.archive is not None:
+                await self._keep_archive(self.archive)
+            if reaping:
+                reaping = await self._reap()
             if self.dedup_keys_table is not None:
-                await self.purge()
+                await self.purge_dedup_keys()
 
-    async def reap(self) -> None:
-        """Remove the records of dead workers, if elected."""
+    async def _reap(self) -> bool:
+        """Remove the dead workers' records; return False when this role may not."""
         try:
             removed = await self.workers_table.reap(self.stale_after)
         except errors.PermissionDenied:
             logger.info("not reaping dead workers: this role may not remove them")
-            self._reaping = False
-            return
+            return False
         except errors.PgqrsError as error:
             logger.warning("reaping dead workers failed (%s)", error)
-            return
+            return True
         if removed:
             self.reaped += removed
             logger.info("removed %d dead worker record(s)", removed)
+        return True
 
-    async def purge(self) -> None:
+    async def _keep_archive(self, archive: retention.Retention) -> None:
+        """Prepare the coming days' partitions, and purge what archive_retention lets go."""
+        try:
+            await archive.partition_ahead()
+            if self.archive_retention is not None:
+                removed = await archive.apply(self.archive_retention, stopping=self._stopped.is_set)
+                if removed:
+                    self.purged += removed
+                    logger.info("archive retention removed %d record(s)", removed)
+        except errors.PermissionDenied:
+            logger.info("no archive housekeeping: this role may not purge the archive or add partitions")
+            self.archive = None
+        except errors.PgqrsError as error:
+            logger.warning("archive housekeeping failed (%s); trying again next round", error)
+
+    async def purge_dedup_keys(self) -> None:
         """Remove expired dedup key reservations, a bounded batch per statement."""
         assert self.dedup_keys_table is not None
         for _batch in range(MAX_PURGE_BATCHES):
@@ -79,6 +104,6 @@ class Maintenance:
             except errors.PgqrsError as error:
                 logger.warning("purging expired dedup keys failed (%s)", error)
                 return
-            self.purged += removed
+            self.dedup_keys_purged += removed
             if removed < dedup_keys.PURGE_BATCH or self._stopped.is_set():
                 return

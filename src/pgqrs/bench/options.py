@@ -55,6 +55,7 @@ class Options:
     runtime: bool = False
     runtime_messages: int = 20_000
     latency_messages: int = 200
+    producers: int = 0
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -155,6 +156,14 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--runtime-messages", type=int, default=20_000, help="W8 messages per run")
     result.add_argument("--latency-messages", type=int, default=200, help="W6 enqueues per mode")
     result.add_argument(
+        "--producers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure W1p: N tasks (async) and N threads (sync) calling enqueue on one Producer, "
+        "against raw W1 (--workloads '' to measure only that)",
+    )
+    result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
     )
     result.add_argument(
@@ -212,5 +221,6 @@ def parse(argv: Sequence[str] | None) -> Options:
         runtime_messages=500 if smoke else arguments.runtime_messages,
         latency_messages=10 if smoke else arguments.latency_messages,
         interleave=arguments.interleave,
+        producers=max(0, arguments.producers),
         show=arguments.show,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pgqrs import _dsn
-from pgqrs.bench import memory, peers, report, runtime_bench, timing
+from pgqrs.bench import memory, peers, producers, report, runtime_bench, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
@@ -196,8 +196,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     rss: dict[str, Any] = {}
     machine = report.machine(targets[0].environment.connection)
     runtime: dict[str, Any] = {}
+    many: dict[str, Series] = {}
     try:
         measure_workloads(targets, options, results)
+        if options.producers:
+            many = producers.measure(targets, options)
         if options.scale_sizes:
             measure_scale(targets, options, scale)
         if options.runtime:
@@ -218,11 +221,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         finished = {key: series for key, series in scale.items() if series.seconds}
         _show(options, complete, finished, rss, names)
         report.show_runtime(runtime)
+        producers.show_results(
+            {name: series for name, series in many.items() if series.seconds}, options.producers
+        )
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
             }
             document = _document(options, machine, complete, finished, rss, versions)
             document["runtime"] = report.runtime_document(runtime)
+            document["producers"] = [series.as_dict() for series in many.values() if series.seconds]
             report.write_json(options.json_path, document)
     return 0

@@ -24,11 +24,8 @@ FROM moved
 RETURNING original_msg_id;
 
 -- name: archive_move_keyed :many
--- archive_move for a consumer that has leased messages with dedup keys (everyone else runs the
--- plain statement, unchanged): each moved message's key stays reserved for its queue's
--- dedup_window in pgqrs_dedup_keys, in this statement, so a retried enqueue of the key sees
--- either the live message or the reservation (migration 0009). Otherwise as archive_move: SQL
--- has no include, and the plain statements stay exactly what they were.
+-- archive_move for a consumer that has leased keyed messages (others run the plain one): the
+-- keys stay reserved for the queue's dedup_window (pgqrs_dedup_keys, migration 0009).
 WITH moved AS (
     DELETE FROM {schema}.pgqrs_messages
     WHERE id = ANY(%(ids)s::bigint[]) AND coalesce(worker_id, 0) = %(worker_id)s

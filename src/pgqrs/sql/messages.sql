@@ -51,14 +51,32 @@ WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
 ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
+-- name: message_enqueue_each :many
+-- Concurrent single enqueues of one producer in one statement (pgqrs._async._coalesce): each
+-- row its own delay or time, priority and trace context. Ids follow input order, as above.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(input.at, now() + make_interval(secs => input.delay)), input.priority, input.trace_context
+FROM unnest(%(payloads)b::text[], %(delays)s::float8[], %(ats)s::timestamptz[], %(priorities)s::integer[],
+            %(trace_contexts)s::text[]) WITH ORDINALITY AS input (payload, delay, at, priority, trace_context, position)
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
+
+-- name: message_enqueue_each_notify :many
+-- message_enqueue_each with one wake-up for the whole statement (an InitPlan, as above).
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(input.at, now() + make_interval(secs => input.delay)), input.priority, input.trace_context
+FROM unnest(%(payloads)b::text[], %(delays)s::float8[], %(ats)s::timestamptz[], %(priorities)s::integer[],
+            %(trace_contexts)s::text[]) WITH ORDINALITY AS input (payload, delay, at, priority, trace_context, position)
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
+
 -- name: message_enqueue_keyed :many
--- Enqueue with dedup keys (NULL: none), for a producer whose queue has no dedup window (its
--- keys are free once acknowledged): a key with a live message writes nothing, and that message
--- comes back whole (fresh = false, payload as text); written rows come back as in
--- message_enqueue_batch (fresh = true). The unique index decides under concurrency; rows go in
--- key order, so concurrent batches sharing keys wait for each other but never deadlock. The
--- last column says whether the queue has a window now (set since the producer read it): the
--- producer then runs message_enqueue_keyed_windowed from its next call.
+-- Keyed enqueue, queue without a dedup window: a live key writes nothing and its message comes
+-- back (fresh false, payload as text); written rows: fresh. The unique index decides; key
+-- order avoids deadlocks. Last column: the queue has a window now (use the _windowed one).
 WITH queue AS (
     SELECT dedup_window > interval '0' AS windowed FROM {schema}.pgqrs_queues WHERE id = %(queue_id)s
 ), inserted AS (

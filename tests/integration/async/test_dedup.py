@@ -242,9 +242,9 @@ async def test_the_runtime_maintenance_purges_every_expired_reservation(
         "FROM generate_series(1, %s) AS n",
         (windowed.id, expired),
     )
-    housekeeping = maintenance.Maintenance(admin.workers, 30.0, admin.dedup_keys)
-    await housekeeping.purge()
-    assert housekeeping.purged == expired
+    housekeeping = maintenance.Maintenance(admin.workers, 30.0, dedup_keys_table=admin.dedup_keys)
+    await housekeeping.purge_dedup_keys()
+    assert housekeeping.dedup_keys_purged == expired
     assert support_count(raw, f'SELECT count(*) FROM "{schema}".pgqrs_dedup_keys') == 0
 
 

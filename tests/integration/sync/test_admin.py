@@ -17,6 +17,7 @@ TABLES = [
     "pgqrs_dedup_keys",
     "pgqrs_messages",
     "pgqrs_queues",
+    "pgqrs_schedules",
     "pgqrs_schema_version",
     "pgqrs_workers",
 ]
@@ -91,6 +92,7 @@ def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> None:
             "pgqrs_messages",
             "pgqrs_archive",
             "pgqrs_archive_counts",
+            "pgqrs_schedules",
             "pgqrs_dedup_keys",
         ]
     ]
