@@ -133,17 +133,22 @@ def test_a_key_committed_while_the_enqueue_waits_is_returned(
         assert admin.messages.count() == 1
 
 
+@pytest.mark.parametrize("window_set", ["at-creation", "after-the-producer"])
 def test_a_key_acknowledged_while_the_enqueue_waits_is_returned(
-    config: sync.Config, dsn: str, schema: str
+    config: sync.Config, dsn: str, schema: str, window_set: str
 ) -> None:
     """The acknowledgement commits after the waiting enqueue took its snapshot: its insert finds
     the key free, and its snapshot does not show the reservation. The enqueue must still return
-    the acknowledged message and write nothing."""
+    the acknowledged message and write nothing; also from a producer made before the queue had
+    a window (it learns of the window from its first keyed enqueue)."""
     with sync.PgqrsAdmin.connect(config) as admin:
         admin.install()
-        queue = admin.create_queue("q", dedup_window=datetime.timedelta(hours=1))
+        hour = datetime.timedelta(hours=1)
+        queue = admin.create_queue("q", dedup_window=hour if window_set == "at-creation" else 0)
         producer = sync.Producer(admin.pool, queue, config)
         consumer = sync.Consumer(admin.pool, queue, config)
+        if window_set == "after-the-producer":
+            admin.set_dedup_window("q", hour)
         first = producer.enqueue("first", dedup_key="k")
         leased = consumer.dequeue()
         assert leased is not None
