@@ -11,7 +11,7 @@ from pathlib import Path
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKLOADS = ("W1", "W2", "W3", "W3a", "W4", "W5")
 APIS = ("sync", "async")
-PEER_NAMES = ("pgqueuer",)  # pgqrs.bench.peers.PEERS
+PEER_NAMES = ("pgqueuer", "procrastinate", "pgmq", "pgqrs-rust")  # pgqrs.bench.peers.PEERS
 TITLES = {
     "W1": "enqueue x1",
     "W2": "batch_enqueue 100",
@@ -66,6 +66,12 @@ def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
             f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
         )
     return chosen
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "all":
+        return PEER_NAMES
+    return _names(text, PEER_NAMES, "peer") if text else ()
 
 
 def _messages(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
@@ -136,8 +142,8 @@ def parser() -> argparse.ArgumentParser:
         "--peers",
         default="",
         metavar="NAMES",
-        help="also measure these peer libraries, each in a virtual environment of its own "
-        "(created once, from the package index): pgqueuer",
+        help="also measure these peer libraries (or 'all'), each in a virtual environment of its own "
+        "(created once, from the package index) and a database of its own: " + ", ".join(PEER_NAMES),
     )
     result.add_argument(
         "--bounds",
@@ -181,7 +187,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         apis = _names(arguments.api, APIS, "api")
         smoke = bool(arguments.smoke)
         messages = _messages(arguments.messages, SMOKE_MESSAGES if smoke else DEFAULT_MESSAGES)
-        peers = _names(arguments.peers, PEER_NAMES, "peer") if arguments.peers else ()
+        peers = _peers(arguments.peers)
     except (argparse.ArgumentTypeError, ValueError) as error:
         parser().error(str(error))
     scale_sizes: tuple[int, ...] = ()
