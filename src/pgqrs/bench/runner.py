@@ -137,7 +137,7 @@ def _show(
 
 def _targets(dsn: str, options: Options) -> list[Target]:
     targets: list[Target] = []
-    bounds = ("raw+schema", "raw-async") if options.bounds else ()
+    bounds = ("raw+schema", "raw-async+schema") if options.bounds else ()
     try:
         for kind in (
             "raw",
@@ -147,7 +147,7 @@ def _targets(dsn: str, options: Options) -> list[Target]:
             environment = Environment.create(dsn, kind[1] if isinstance(kind, tuple) else "pgqrs")
             for statement in options.setup_sql:
                 environment.execute(statement)
-            if kind == "raw-async":
+            if kind == "raw-async+schema":
                 targets.append(AsyncRawTarget(environment))
             elif isinstance(kind, str):
                 targets.append(RawTarget(environment, required_schema=kind == "raw+schema"))
