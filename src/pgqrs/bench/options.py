@@ -55,6 +55,7 @@ class Options:
     runtime: bool = False
     runtime_messages: int = 20_000
     latency_messages: int = 200
+    producer_messages: int = 5_000
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -148,9 +149,9 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument(
         "--bounds",
         action="store_true",
-        help="also measure the floors under pgqrs: raw+schema (the raw SQL on the tables issue 2 "
-        "requires: foreign keys, columns, index) and raw-async (the raw SQL on psycopg's async "
-        "connection)",
+        help="also measure the floors under pgqrs: raw+schema (the raw SQL on tables made like "
+        "pgqrs's, with issue 2's foreign keys) and raw-async+schema (that SQL on psycopg's async "
+        "connection), and 64 producers on one Producer; print every target's line (issue 18)",
     )
     result.add_argument(
         "--runtime",
@@ -160,6 +161,12 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("--runtime-messages", type=int, default=20_000, help="W8 messages per run")
     result.add_argument("--latency-messages", type=int, default=200, help="W6 enqueues per mode")
+    result.add_argument(
+        "--producer-messages",
+        type=int,
+        default=5_000,
+        help="messages of the 64-producer measurement (--bounds)",
+    )
     result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
     )
@@ -217,6 +224,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         runtime=bool(arguments.runtime) or smoke,
         runtime_messages=500 if smoke else arguments.runtime_messages,
         latency_messages=10 if smoke else arguments.latency_messages,
+        producer_messages=640 if smoke else arguments.producer_messages,
         interleave=arguments.interleave,
         show=arguments.show,
     )

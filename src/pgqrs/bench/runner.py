@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pgqrs import _dsn
-from pgqrs.bench import memory, peers, report, runtime_bench, timing
+from pgqrs.bench import goals, memory, peers, producers, report, runtime_bench, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
@@ -175,12 +175,40 @@ def _measure_runtime(targets: Sequence[Target], options: Options) -> dict[str, A
     return {"throughput": throughput, "latency": runtime_bench.measure_latency(dsn, options)}
 
 
+def _show_goals(
+    options: Options,
+    targets: Sequence[Target],
+    results: dict[tuple[str, str], Series],
+    runtime: dict[str, Any],
+    callers: dict[str, Series],
+    scale: dict[tuple[int, str], Series],
+) -> list[goals.Line]:
+    """With --bounds or --peers: the peer table and every target's line (issue 18)."""
+    if not (options.bounds or options.peers):
+        return []
+    lacking = {
+        target.name: dict(target.peer.lacks) for target in targets if isinstance(target, peers.PeerTarget)
+    }
+    measured = goals.Measured(options.apis, results, runtime, callers, scale, lacking)
+    if lacking:
+        header, rows = goals.peer_table(measured)
+        title = "Against the peers (medians; pgqrs x: its slower API's rate over the peer's)"
+        report.show(title, header, rows)
+        print("\n".join(f"  n/a: {reason}" for reason in goals.peer_reasons(measured)))
+    found = goals.lines(measured)
+    goals.show(found)
+    return found
+
+
 def _show_saved(options: Options, path: Path) -> int:
     document = json.loads(path.read_text(encoding="utf-8"))
     results, scale = report.series_from(document)
     names = list(dict.fromkeys(name for _, name in [*results, *scale]))
     repeat = len(next(iter(results.values())).seconds) if results else options.repeat
     _show(dataclasses.replace(options, repeat=repeat), results, scale, document.get("memory") or {}, names)
+    saved = [goals.Line(**line) for line in document.get("targets") or []]
+    if saved:
+        goals.show(saved)
     return 0
 
 
@@ -196,12 +224,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     rss: dict[str, Any] = {}
     machine = report.machine(targets[0].environment.connection)
     runtime: dict[str, Any] = {}
+    callers: dict[str, Series] = {}
     try:
         measure_workloads(targets, options, results)
         if options.scale_sizes:
             measure_scale(targets, options, scale)
         if options.runtime:
             runtime = _measure_runtime(targets, options)
+        if options.bounds:
+            count = options.producer_messages
+            callers = producers.measure(targets[0].environment.dsn, count, options.repeat, options.apis)
         if options.memory_sizes:
             probe = functools.partial(
                 memory.measure, targets[0].environment, options.memory_sizes, options.send_command
@@ -218,11 +250,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         finished = {key: series for key, series in scale.items() if series.seconds}
         _show(options, complete, finished, rss, names)
         report.show_runtime(runtime)
+        found = _show_goals(options, targets, complete, runtime, callers, finished)
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
             }
             document = _document(options, machine, complete, finished, rss, versions)
             document["runtime"] = report.runtime_document(runtime)
+            document["producers"] = [series.as_dict() for series in callers.values()]
+            document["targets"] = [dataclasses.asdict(line) for line in found]
             report.write_json(options.json_path, document)
     return 0
