@@ -134,10 +134,11 @@ class PeerTarget(Target):
         super().__init__(environment)
         self.name = name
         self.peer = PEERS[name]
-        self.database = Database(environment, name) if self.peer.own_database else None
-        dsn = self.database.dsn if self.database else environment.dsn
+        self.database: Database | None = None
         script = Path(__file__).with_name(self.peer.script)
         try:
+            self.database = Database(environment, name) if self.peer.own_database else None
+            dsn = self.database.dsn if self.database else environment.dsn
             self.process = subprocess.Popen(
                 [str(interpreter(name)), str(script), dsn, environment.schema],
                 stdin=subprocess.PIPE,
@@ -145,8 +146,12 @@ class PeerTarget(Target):
                 text=True,
             )
             self.version = str(self._read().get("version", "?"))
-        except BaseException:
+        except BaseException:  # a peer that cannot start leaves no process, database or schema
+            if hasattr(self, "process"):
+                self.process.kill()
+                self.process.wait()
             self._drop_database()
+            environment.close()
             raise
         self.count = 0
         self.reply: dict[str, Any] = {}
