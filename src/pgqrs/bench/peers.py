@@ -57,7 +57,7 @@ PEERS: dict[str, Peer] = {
         own_database=False,
     ),
     "procrastinate": Peer(
-        ("procrastinate>=3,<4",),
+        ("procrastinate>=3,<4", "psycopg[binary]"),
         "peer_procrastinate.py",
         {"W3": NO_BATCH_FETCH, "W3a": NO_BATCH_FETCH, "W5": NO_BATCH_FETCH},
     ),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +215,29 @@ def _show_saved(options: Options, path: Path) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _exit_cleanly_on_sigterm() -> Iterator[None]:
+    """A stopped run (SIGTERM) still drops its schemas, peer databases and peer processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the harness; return 0, or 1 when a message was lost or delivered twice."""
     options = parse(argv)
     if options.show is not None:
         return _show_saved(options, options.show)
+    with _exit_cleanly_on_sigterm():
+        return _run(options)
+
+
+def _run(options: Options) -> int:
     targets = _targets(_dsn.resolve(options.dsn), options)
     names = [target.name for target in targets]
     results: dict[tuple[str, str], Series] = {}
