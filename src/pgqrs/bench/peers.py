@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib import parse
 
-import psycopg
 from psycopg import conninfo, sql
 
-from pgqrs.bench.environment import ChildFailed, Environment, expect
+from pgqrs.bench.environment import ChildFailed, Environment, connect, expect
 from pgqrs.bench.targets import CONSUME, Target
 
 
@@ -123,7 +122,7 @@ class Database:
 
     def close(self) -> None:
         drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name))
-        with psycopg.connect(self.environment.dsn, autocommit=True) as connection:
+        with connect(self.environment.dsn) as connection:  # waits for a restarting server
             connection.execute(drop)
 
 
@@ -139,13 +138,8 @@ class PeerTarget(Target):
         try:
             self.database = Database(environment, name) if self.peer.own_database else None
             dsn = self.database.dsn if self.database else environment.dsn
-            self.process = subprocess.Popen(
-                [str(interpreter(name)), str(script), dsn, environment.schema],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            self.version = str(self._read().get("version", "?"))
+            self.command = [str(interpreter(name)), str(script), dsn, environment.schema]
+            self._start()
         except BaseException:  # a peer that cannot start leaves no process, database or schema
             if hasattr(self, "process"):
                 self.process.kill()
@@ -155,6 +149,17 @@ class PeerTarget(Target):
             raise
         self.count = 0
         self.reply: dict[str, Any] = {}
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.version = str(self._read().get("version", "?"))
+
+    def recover(self) -> None:
+        """After a server restart: a new worker (the old one's connections died with the server)."""
+        self._stop()
+        self._start()
 
     def takes(self, workload: str) -> bool:
         return self.peer.reason(workload) is None and workload != "W7"
@@ -211,6 +216,11 @@ class PeerTarget(Target):
         return float(self.reply["seconds"])
 
     def close(self) -> None:
+        self._stop()
+        self._drop_database()
+        super().close()
+
+    def _stop(self) -> None:
         if self.process.poll() is None:
             assert self.process.stdin is not None
             self.process.stdin.close()  # end of commands: the worker closes its connection and exits
@@ -222,8 +232,6 @@ class PeerTarget(Target):
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 stream.close()
-        self._drop_database()
-        super().close()
 
     def _drop_database(self) -> None:
         if self.database is not None:
