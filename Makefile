@@ -1,6 +1,6 @@
 # The commands CI runs (.ci/run), and the full-size runs it leaves out, for local use.
 DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
-.PHONY: setup test lint generate ci reliability-full bench bench-full screenshots
+.PHONY: setup test lint generate ci reliability-full bench bench-full screenshots topology
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
@@ -35,3 +35,8 @@ bench-full:
 # The dashboard screenshots of docs/operations.md and the README (Debian's chromium).
 screenshots:
 	.venv/bin/python tools/dashboard_screenshots.py $(DSN)
+
+# A fleet on network namespaces behind PgBouncer, and failovers to a replica (as root; see
+# docs/scaling.md): prints the figures, writes docs/images/scaling.png. --short is CI's.
+topology:
+	bash deploy/topology/run.sh

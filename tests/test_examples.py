@@ -105,8 +105,18 @@ def test_worker_app_run_by_pgqrs_worker_run(
     assert json.loads(stats.read_text()) == WORKER_APP_STATS
 
 
+def test_periodic_app_handles_one_message_per_tick(dsn: str, schema: str) -> None:
+    lines = run_example("periodic_app.py", dsn, schema).splitlines()
+    assert len(lines) == len(set(lines)) == 3  # three ticks, each once
+    assert all(
+        line.startswith("load report for ") and line.endswith(" UTC (report every 2s)") for line in lines
+    )
+    with sync.PgqrsAdmin.connect(sync.Config.from_dsn_with_schema(dsn, schema)) as admin:
+        assert admin.list_schedules() == []  # the example removes its schedule
+
+
 @pytest.mark.parametrize("name", sorted(path.name for path in EXAMPLES.glob("*.py")))
 def test_every_example_is_covered(name: str) -> None:
     covered = {"producer.py", "consumer.py", "full_application.py", "table_interface.py", "archive_api.py"}
-    covered |= {"worker_app.py", "worker_app_sync.py"}
+    covered |= {"worker_app.py", "worker_app_sync.py", "periodic_app.py"}
     assert name in covered

@@ -12,7 +12,7 @@ async with await pgqrs.PgqrsAdmin.connect(config) as admin:
 
 from __future__ import annotations
 
-from pgqrs import errors, tables
+from pgqrs import errors, schedules, tables
 from pgqrs._async.admin import PgqrsAdmin
 from pgqrs._async.app import App
 from pgqrs._async.consumer import Consumer
@@ -29,12 +29,15 @@ from pgqrs.errors import (
     QueueAlreadyExists,
     QueueNotEmpty,
     QueueNotFound,
+    ScheduleAlreadyExists,
+    ScheduleNotFound,
     SchemaError,
     ValidationError,
     WorkerNotFound,
 )
-from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, ScheduleInfo, WorkerInfo
 from pgqrs.runtime import Discard, Retry, RetryPolicy, RunStats
+from pgqrs.schedules import Schedule
 
 __version__ = "0.1.0"
 
@@ -62,10 +65,15 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "RunStats",
+    "Schedule",
+    "ScheduleAlreadyExists",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "SchemaError",
     "ValidationError",
     "WorkerInfo",
     "WorkerNotFound",
     "errors",
+    "schedules",
     "tables",
 ]

@@ -15,7 +15,16 @@ import re
 from psycopg import sql
 
 _MARKER = re.compile(r"^-- name: (?P<name>\w+) :(?P<cardinality>one|many|none)\s*$", re.MULTILINE)
-FILES = ("admin.sql", "archive.sql", "inspect.sql", "messages.sql", "queues.sql", "workers.sql")
+FILES = (
+    "admin.sql",
+    "archive.sql",
+    "inspect.sql",
+    "messages.sql",
+    "queues.sql",
+    "retention.sql",
+    "schedules.sql",
+    "workers.sql",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,7 @@ extra), so the migrations and this description cannot drift apart.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 _TIMESTAMP = "timestamp with time zone"
 
@@ -57,6 +57,19 @@ COLUMNS: dict[str, list[tuple[str, str, bool]]] = {
         ("archived", "bigint", True),
         ("dead_letters", "bigint", True),
     ],
+    "pgqrs_schedules": [
+        ("id", "bigint", True),
+        ("name", "text", True),
+        ("queue_id", "bigint", True),
+        ("cron", "text", False),
+        ("every_seconds", "double precision", False),
+        ("timezone", "text", True),
+        ("payload", "jsonb", True),
+        ("priority", "integer", True),
+        ("catch_up", "boolean", True),
+        ("last_tick_at", _TIMESTAMP, True),
+        ("created_at", _TIMESTAMP, True),
+    ],
 }
 
 # index -> the part of pg_get_indexdef() from "USING" on (schema-independent)
@@ -85,6 +98,9 @@ INDEXES: dict[str, str] = {
     "pgqrs_archive_dead_letters_idx": "USING btree (queue_id, id) WHERE (dead_letter_reason IS NOT NULL)",
     "pgqrs_archive_archived_at_idx": "USING btree (queue_id, archived_at)",
     "pgqrs_archive_counts_pkey": "USING btree (queue_id, shard)",
+    "pgqrs_schedules_pkey": "USING btree (id)",
+    "pgqrs_schedules_name_key": "USING btree (name)",
+    "pgqrs_schedules_queue_id_idx": "USING btree (queue_id)",
 }
 
 # constraint -> its definition with the schema qualifier removed
@@ -106,6 +122,10 @@ CONSTRAINTS: dict[str, str] = {
     "pgqrs_archive_counts_queue_id_fkey": (
         "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE"
     ),
+    "pgqrs_schedules_pkey": "PRIMARY KEY (id)",
+    "pgqrs_schedules_name_key": "UNIQUE (name)",
+    "pgqrs_schedules_queue_id_fkey": "FOREIGN KEY (queue_id) REFERENCES pgqrs_queues(id) ON DELETE CASCADE",
+    "pgqrs_schedules_timing_check": "CHECK (((cron IS NULL) <> (every_seconds IS NULL)))",
 }
 
 # function -> its identity arguments (pg_get_function_identity_arguments)
@@ -114,7 +134,14 @@ FUNCTIONS: dict[str, str] = {
         "p_queue_id bigint, p_worker_id bigint, p_limit integer, p_lock_time double precision, "
         "p_message_type text"
     ),
+    "pgqrs_archive_partition": "p_days_ahead integer",
+    "pgqrs_archive_drop_partition": "p_before timestamp with time zone, p_dead_letters boolean",
+    "pgqrs_archive_partition_by_day": "p_days_ahead integer",
 }
+
+# A partitioned archive (archive_partitioning: daily): its primary key holds the partition key.
+PARTITIONED_INDEXES = {"pgqrs_archive_pkey": "USING btree (id, archived_at)"}
+PARTITIONED_CONSTRAINTS = {"pgqrs_archive_pkey": "PRIMARY KEY (id, archived_at)"}
 
 
 def _unqualified(definition: str, schema: str) -> str:
@@ -134,29 +161,38 @@ def problems(
     found_columns: dict[str, dict[str, tuple[str, bool]]] = {}
     for table, column, type_name, not_null in columns:
         found_columns.setdefault(table, {})[column] = (type_name, not_null)
-    found = {(kind, name): definition for kind, name, definition in relations}
+    found = {(kind, name): definition for kind, name, definition in relations if kind != "default partition"}
+    with_default = {name for kind, name, _definition in relations if kind == "default partition"}
     issues: list[str] = []
     for table, expected in COLUMNS.items():
         if ("table", table) not in found:
             issues.append(f"table {schema}.{table} is missing")
             continue
         issues.extend(_column_problems(schema, table, expected, found_columns.get(table, {})))
-    issues.extend(_definition_problems(schema, found))
+    partitioned = found.get(("table", "pgqrs_archive")) == "partitioned"
+    if partitioned and "pgqrs_archive" not in with_default:
+        # Without it, archiving on a day that has no partition yet would fail.
+        issues.append(f"table {schema}.pgqrs_archive has no default partition (pgqrs_archive_default)")
+    issues.extend(_definition_problems(schema, found, partitioned))
     issues.extend(_extras(schema, found, found_columns))
     if ("table", "pgqrs_schema_version") in found:
         issues.extend(_version_problems(version))
     return issues
 
 
-def _definition_problems(schema: str, found: dict[tuple[str, str], str | None]) -> list[str]:
+def _definition_problems(
+    schema: str, found: dict[tuple[str, str], str | None], partitioned: bool
+) -> list[str]:
     issues = []
-    for index, using in INDEXES.items():
+    indexes = {**INDEXES, **PARTITIONED_INDEXES} if partitioned else INDEXES
+    constraints = {**CONSTRAINTS, **PARTITIONED_CONSTRAINTS} if partitioned else CONSTRAINTS
+    for index, using in indexes.items():
         definition = found.get(("index", index))
         if definition is None:
             issues.append(f"index {index} is missing")
         elif not definition.endswith(using):
             issues.append(f"index {index} differs: expected {using!r}, found {definition!r}")
-    for constraint, expected_definition in CONSTRAINTS.items():
+    for constraint, expected_definition in constraints.items():
         definition = found.get(("constraint", constraint))
         if definition is None:
             issues.append(f"constraint {constraint} is missing")

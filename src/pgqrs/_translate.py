@@ -27,6 +27,11 @@ _GONE_PREFIXES = ("08", "57P0")
 # pgqrs's writes again, so it counts as lost: the caller may retry on a new connection, and the
 # database seam discards it.
 _READ_ONLY = "25006"
+# PgBouncer's answers to a call it could give no server connection to (none could be made within
+# query_wait_timeout, or logins to the server keep failing): the statement never left PgBouncer,
+# so the call did not happen, though the connection is closed (a failover, a server restart).
+_POOLER_REFUSED = "08P01"
+_POOLER_REFUSALS = ("query_wait_timeout", "server login has been failing")
 
 
 def gone(exc: BaseException, closed: bool | None = None) -> bool:
@@ -99,11 +104,24 @@ class translate:
                 "the statement was cancelled on the server and did not happen",
                 sqlstate=exc.sqlstate,
             )
+        if _refused_by_pooler(exc):
+            text = _masked(exc, self._dsn).splitlines()[0]
+            refused = errors.DatabaseError(
+                f"the pooler found no server for the call ({text}): it did not happen", sqlstate=exc.sqlstate
+            )
+            refused.connection_lost = True
+            return refused
         if gone(exc, closed):
             shut_down = fired is not None and fired.shut_down
             message = _unknown(exc, self._dsn, self._timeout, shut_down)
             return errors.OutcomeUnknown(message, sqlstate=exc.sqlstate)
         return _translated(exc, self._dsn, self._schema, self._timeout, closed)
+
+
+def _refused_by_pooler(exc: psycopg.Error) -> bool:
+    """Return True for PgBouncer's refusal of a call it sent to no server."""
+    message = exc.diag.message_primary or ""
+    return exc.sqlstate == _POOLER_REFUSED and message.startswith(_POOLER_REFUSALS)
 
 
 def _unknown(exc: psycopg.Error, dsn: str, timeout: float, shut_down: bool) -> str:

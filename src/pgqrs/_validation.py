@@ -101,6 +101,23 @@ def seconds(value: object, name: str) -> float:
     return result
 
 
+_DURATION = re.compile(r"^\s*(?P<amount>\d+(\.\d+)?)\s*(?P<unit>[smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(value: object, name: str) -> float:
+    """Return a duration (`timedelta`, seconds, or text such as ``7d``, ``12h``, ``30m``, ``45s``,
+    ``2w``) as non-negative float seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value.lower())
+        if match is None:
+            raise errors.ValidationError(
+                f"{name} must be a duration such as 7d, 12h, 30m or 45s (or seconds), got {value!r}"
+            )
+        return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+    return seconds(value, name)
+
+
 def priority(value: object) -> int:
     """Return `value` if it is a priority (an int from MIN_PRIORITY to MAX_PRIORITY)."""
     if not isinstance(value, int) or isinstance(value, bool) or not MIN_PRIORITY <= value <= MAX_PRIORITY:

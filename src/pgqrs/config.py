@@ -20,6 +20,7 @@ from pgqrs import _secrets, _validation, errors
 DEFAULT_FILES = ("pgqrs.yaml", "pgqrs.yml")
 POOLER_PORTS = frozenset({6432})  # PgBouncer's and pgcat's customary port
 POOLER_MODES = ("none", "session", "transaction")
+ARCHIVE_PARTITIONING = ("none", "daily")
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 
 
@@ -47,6 +48,11 @@ class Config:
         pooler: ``none``, ``session`` or ``transaction``; None guesses from the port (6432).
         prepared_statements: Use server-side prepared statements; None = on unless a transaction
             pooler is in front.
+        archive_retention: Seconds an archive record is kept (a number, or text such as ``7d``
+            or ``12h`` in files and the environment); the worker runtime purges older ones,
+            dead letters excepted. None = keep everything.
+        archive_partitioning: ``none`` or ``daily``: how `install` creates the archive (daily:
+            on PostgreSQL range partitions by archived_at; see docs/retention.md).
     """
 
     dsn: str
@@ -63,8 +69,14 @@ class Config:
     listen_dsn: str | None = None
     pooler: str | None = None
     prepared_statements: bool | None = None
+    archive_retention: float | None = None
+    archive_partitioning: str = "none"
 
     def __post_init__(self) -> None:
+        retention = self.archive_retention
+        if retention is not None and not isinstance(retention, float):
+            # A frozen dataclass: "7d", a timedelta or an int is kept as the seconds it means.
+            object.__setattr__(self, "archive_retention", _retention_seconds(retention, "arguments"))
         _check(dataclasses.asdict(self), "arguments")
 
     def __repr__(self) -> str:
@@ -194,6 +206,8 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "listen_dsn": ("PGQRS_LISTEN_DSN", str),
     "pooler": ("PGQRS_POOLER", str),
     "prepared_statements": ("PGQRS_PREPARED_STATEMENTS", _parse_bool),
+    "archive_retention": ("PGQRS_ARCHIVE_RETENTION", str),
+    "archive_partitioning": ("PGQRS_ARCHIVE_PARTITIONING", str),
 }
 _FIELDS = {field.name for field in dataclasses.fields(Config)}
 
@@ -293,6 +307,13 @@ def _check(values: Mapping[str, Any], sources: Mapping[str, str] | str) -> None:
         if field in values:
             _check_number(field, values[field], minimum, fail)
     _check_choice("pooler", values.get("pooler"), POOLER_MODES, fail)
+    _check_choice("archive_partitioning", values.get("archive_partitioning"), ARCHIVE_PARTITIONING, fail)
+    retention = values.get("archive_retention")
+    if retention is not None:
+        try:
+            _validation.duration(retention, "archive_retention")
+        except errors.ValidationError as exc:
+            raise fail("archive_retention", str(exc).removeprefix("archive_retention ")) from None
     prepared = values.get("prepared_statements")
     if prepared is not None and not isinstance(prepared, bool):
         raise fail("prepared_statements", f"must be true or false, got {prepared!r}")
@@ -330,6 +351,13 @@ def _check_choice(
 ) -> None:
     if value is not None and value not in choices:
         raise fail(field, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _retention_seconds(value: object, source: str) -> float:
+    try:
+        return _validation.duration(value, "archive_retention")
+    except errors.ValidationError as exc:
+        raise errors.ConfigError(f"archive_retention (from {source}): {exc}") from None
 
 
 def _dsn_problem(dsn: str) -> str | None:

@@ -92,6 +92,22 @@ class WorkerNotFound(NotFoundError):
         super().__init__(message or f"worker {worker_id} does not exist")
 
 
+class ScheduleNotFound(NotFoundError):
+    """The schedule does not exist."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        self.name = name
+        super().__init__(message or f"schedule {name!r} does not exist")
+
+
+class ScheduleAlreadyExists(PgqrsError):
+    """A schedule with this name already exists."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"schedule {name!r} already exists; remove it first, or replace it")
+
+
 class QueueAlreadyExists(PgqrsError):
     """A queue with this name already exists."""
 

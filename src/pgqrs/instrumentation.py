@@ -90,6 +90,13 @@ class EnqueueObservation:
             hook.enqueue_finished(token, error)
 
 
+def finish_all(observations: list[EnqueueObservation | None], error: BaseException | None) -> None:
+    """Finish each observation of a statement that wrote several calls' messages (None: none)."""
+    for observation in observations:
+        if observation is not None:
+            observation.finish(error)
+
+
 class HandlerObservation:
     """One handler run as the hooks see it (from `handle`)."""
 

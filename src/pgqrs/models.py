@@ -119,6 +119,30 @@ class QueueMetrics:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleInfo:
+    """A periodic job as stored: `payload` onto `queue_name` at every tick of `cron` (read in
+    `timezone`) or of `every_seconds`. `last_tick_at` is the latest tick recorded (at first the
+    creation time): ticks after it are still to come."""
+
+    id: int
+    name: str
+    queue_name: str
+    cron: str | None
+    every_seconds: float | None
+    timezone: str
+    payload: Any
+    priority: int
+    catch_up: bool
+    last_tick_at: datetime.datetime
+    created_at: datetime.datetime
+
+    @property
+    def timing(self) -> str:
+        """Return the cron expression, or "every Ns"."""
+        return self.cron if self.cron is not None else f"every {self.every_seconds:g}s"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class NewQueue:
     """Input for `PgqrsQueues.insert`."""
 

@@ -17,7 +17,7 @@ import dataclasses
 import datetime
 import random
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pgqrs import _validation, errors
@@ -98,6 +98,21 @@ class Handler:
             raise errors.ValidationError(
                 f"on_success: must be 'archive' or 'delete', got {self.on_success!r}"
             )
+
+
+def queue_of(handlers: Iterable[Handler], function: Callable[..., Any]) -> str:
+    """Return the queue `function` is the handler of (for @app.periodic placed above it).
+
+    Raises:
+        ValidationError: It is none of these handlers' function.
+    """
+    for handler in handlers:
+        if handler.function is function:
+            return handler.queue
+    raise errors.ValidationError(
+        f"{getattr(function, '__qualname__', function)!r} is not a handler of this app: "
+        "put @app.periodic(...) above @app.handler(queue), or pass queue="
+    )
 
 
 @dataclasses.dataclass(frozen=True)

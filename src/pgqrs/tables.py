@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pgqrs._async.schedule_table import PgqrsSchedules
 from pgqrs._async.tables import PgqrsArchiveTable, PgqrsMessages, PgqrsQueues, PgqrsWorkers, Table
 from pgqrs.models import NewArchivedMessage, NewMessage, NewQueue, NewWorker
 
@@ -13,6 +14,7 @@ __all__ = [
     "PgqrsArchiveTable",
     "PgqrsMessages",
     "PgqrsQueues",
+    "PgqrsSchedules",
     "PgqrsWorkers",
     "Table",
 ]

@@ -7,7 +7,7 @@ import pty
 import subprocess
 from pathlib import Path
 
-from pgqrs import sync
+from pgqrs import _schema_spec, sync
 from tests import support
 from tests.cli import runner
 
@@ -26,7 +26,7 @@ def test_install_verify_uninstall(cli: runner.Cli, dsn: str, schema: str) -> Non
 
     refused = cli.run("uninstall").expect(2)  # stdin is a pipe: no one to ask
     assert "pass --yes" in refused.error
-    assert support.count(dsn, TABLES, schema) == 6
+    assert support.count(dsn, TABLES, schema) == len(_schema_spec.COLUMNS)
 
     removed = cli.run("--format", "json", "uninstall", "--yes").expect(0)
     assert removed.json() == {"schema": schema, "uninstalled": True}
@@ -93,7 +93,7 @@ def test_uninstall_asks_on_a_terminal(cli: runner.Cli, admin: sync.PgqrsAdmin, d
     assert declined.returncode == 1
     assert b"Drop the pgqrs tables in schema" in declined.stderr
     assert b"pgqrs: error: uninstall cancelled; nothing was changed" in declined.stderr
-    assert support.count(dsn, TABLES, schema) == 6
+    assert support.count(dsn, TABLES, schema) == len(_schema_spec.COLUMNS)
 
     confirmed = run_on_terminal(cli, "y", "uninstall")
     assert confirmed.returncode == 0, confirmed.stderr

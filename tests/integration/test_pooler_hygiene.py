@@ -47,7 +47,20 @@ def exercise_everything(config: sync.Config) -> None:
             admin.archive.filter_by_fk(queue.id)
         consumer.close()
         admin.remove_stale_workers(3600)
+        admin.purge_archive("hygiene", older_than=0)
         admin.purge_queue("hygiene")
+        admin.delete_queue("hygiene")
+        admin.uninstall()
+    # The archive on day partitions, and its retention (the runtime's, elected per batch).
+    with sync.PgqrsAdmin.connect(config.replace(archive_partitioning="daily")) as admin:
+        admin.install()
+        queue = admin.create_queue("hygiene")
+        sync.Producer(admin.pool, queue, config).batch_enqueue([1, 2, 3])
+        with sync.Consumer(admin.pool, queue, config) as consumer:
+            consumer.archive_batch([message.id for message in consumer.dequeue_batch(3)])
+        admin.retention.partition_ahead()
+        admin.retention.apply(0)
+        admin.purge_archive(older_than=0, dead_letters=True)
         admin.delete_queue("hygiene")
         admin.uninstall()
 

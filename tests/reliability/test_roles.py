@@ -16,6 +16,7 @@ from psycopg import conninfo
 
 from pgqrs import errors, roles
 from pgqrs import sync as pgqrs
+from pgqrs._sync import scheduler
 from tests import support
 
 
@@ -177,6 +178,38 @@ def test_observer_role(
         )
         assert observer_admin.queue_metrics("jobs").total_messages == 10
     figures.update(role="pgqrs_observer", **outcome)
+
+
+def test_schedules_by_role(
+    admin: pgqrs.PgqrsAdmin, logins: dict[str, str], jobs: pgqrs.QueueInfo, raw: Any, figures: dict[str, Any]
+) -> None:
+    """A runtime enqueues ticks as a producer; a consumer alone may not (its scheduler stops, its
+    handlers work on); the observer lists schedules; adding and removing is the owner's."""
+    minute = (admin.schedules.due()[0].minute + 30) % 60
+    admin.add_schedule(pgqrs.Schedule("hourly", "jobs", cron=f"{minute} * * * *"))
+    raw.execute(f"UPDATE \"{admin.schema}\".pgqrs_schedules SET last_tick_at = now() - interval '5 hours'")
+    other = pgqrs.Schedule("other", "jobs", every=60)
+    with (
+        _as(logins["producer"], admin) as producer_admin,
+        _as(logins["consumer"], admin) as consumer_admin,
+        _as(logins["observer"], admin) as observer_admin,
+    ):
+        outcome = _check(
+            allowed={
+                "producer: run_once": lambda: scheduler.Scheduler(producer_admin.schedules).run_once(),
+                "observer: list_schedules": observer_admin.list_schedules,
+                "consumer: scheduler stops": scheduler.Scheduler(consumer_admin.schedules).run,
+            },
+            denied={
+                "consumer: run_once": lambda: scheduler.Scheduler(consumer_admin.schedules).run_once(),
+                "producer: add_schedule": lambda: producer_admin.add_schedule(other),
+                "producer: remove_schedule": lambda: producer_admin.remove_schedule("hourly"),
+                "observer: add_schedule": lambda: observer_admin.add_schedule(other),
+            },
+        )
+    assert admin.messages.count_by_fk(jobs.id) == 11  # the ten of the fixture and the tick's
+    assert [schedule.name for schedule in admin.list_schedules()] == ["hourly"]
+    figures.update(role="schedules", **outcome)
 
 
 def test_roles_sql_composes_names_safely() -> None:

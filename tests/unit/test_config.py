@@ -213,3 +213,33 @@ def test_direct_construction_is_validated() -> None:
 def test_embedded_dsn_is_accepted() -> None:
     assert pgqrs.Config.embedded().dsn == "embedded"
     assert pgqrs.Config.embedded("/tmp/data").dsn == "embedded:/tmp/data"
+
+
+def test_archive_retention_and_partitioning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import datetime
+
+    assert (
+        pgqrs.Config.from_dsn(DSN).archive_retention,
+        pgqrs.Config.from_dsn(DSN).archive_partitioning,
+    ) == (
+        None,
+        "none",
+    )
+    monkeypatch.setenv("PGQRS_ARCHIVE_RETENTION", "7d")
+    monkeypatch.setenv("PGQRS_ARCHIVE_PARTITIONING", "daily")
+    from_environment = pgqrs.Config.load_with_options(dsn=DSN)
+    assert (from_environment.archive_retention, from_environment.archive_partitioning) == (604800.0, "daily")
+    path = tmp_path / "settings.yaml"
+    path.write_text(f"dsn: {DSN}\narchive_retention: 12h\n")
+    assert pgqrs.Config.from_file(path).archive_retention == 43200.0
+    given = pgqrs.Config(dsn=DSN, archive_retention=datetime.timedelta(minutes=30))
+    assert (
+        given.archive_retention == 1800.0 and given.replace(archive_retention=None).archive_retention is None
+    )
+    with pytest.raises(pgqrs.ConfigError, match=r"archive_retention \(from environment\): .*'soon'"):
+        monkeypatch.setenv("PGQRS_ARCHIVE_RETENTION", "soon")
+        pgqrs.Config.load_with_options(dsn=DSN)
+    with pytest.raises(
+        pgqrs.ConfigError, match=r"archive_partitioning \(from arguments\): must be one of none, daily"
+    ):
+        pgqrs.Config(dsn=DSN, archive_partitioning="hourly")

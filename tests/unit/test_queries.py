@@ -28,6 +28,7 @@ def test_names_start_with_their_file() -> None:
         "archive.sql": "archive_",
         "messages.sql": "message_",
         "queues.sql": "queue_",
+        "schedules.sql": "schedule_",
         "workers.sql": "worker_",
     }
     for file, prefix in prefixes.items():

@@ -11,14 +11,16 @@ from psycopg_pool import AsyncConnectionPool
 
 from pgqrs import _caller, _decoding, _notify, _rate, _validation, errors, instrumentation, models
 from pgqrs import config as config_module
-from pgqrs._async import _compat, _database
+from pgqrs._async import _coalesce, _compat, _database
 
 _FOREIGN_KEY_VIOLATION = "23503"
 # A dedup key whose live message committed after the statement began is neither written nor
 # seen by it: the next statement sees it (or writes it, if it was acknowledged meanwhile).
 _KEYED_ATTEMPTS = 5
-
-
+Keys = list[str | None] | None
+Messages = list[models.QueueMessage]
+# The observations of the calls a statement writes; None: the statement starts its own.
+Seen = list[instrumentation.EnqueueObservation | None] | None
 # Producer and Consumer built without a config use the library's defaults. A Config needs a DSN,
 # and theirs is never used (their pool connects); libpq's empty URI says so.
 _DEFAULTS_DSN = "postgresql://"
@@ -69,6 +71,7 @@ class Producer:
         rate = self.config.producer_rate_limit
         self._limiter = _rate.RateLimiter(rate) if rate else None
         self._limiter_lock = _compat.Lock()
+        self._coalescer = _coalesce.Coalescer(self._alone, self._together)
 
     async def enqueue(
         self, payload: Any, *, priority: int = 0, dedup_key: str | None = None, connection: Any = None
@@ -168,14 +171,38 @@ class Producer:
         text = _validation.encode_payload(payload, self.config.max_payload_bytes)
         keys = None if key is None else [_validation.dedup_key(key)]
         params = self._params(delay, at, priority)
-        return (await self._write([text], keys, params, connection))[0]
+        if connection is not None or keys is not None:
+            # In the caller's transaction, or keyed (its statement retries per key): alone.
+            return (await self._write([text], keys, params, connection))[0]
+        await self._pace(1)
+        observation = instrumentation.enqueue(self.queue_info.queue_name, 1)
+        return await self._coalescer.submit(text, params, observation)
 
-    async def _write(
-        self, texts: list[str], keys: list[str | None] | None, params: dict[str, Any], connection: Any
-    ) -> list[models.QueueMessage]:
+    async def _alone(self, text: str, params: dict[str, Any], observation: Any) -> models.QueueMessage:
+        """Write one call's message by itself, as a producer with a single caller always does."""
+        return (await self._send([text], None, params, None, [observation]))[0]
+
+    async def _together(self, batch: list[_coalesce.Pending]) -> list[models.QueueMessage]:
+        """Write the calls the coalescer grouped in one statement (one of them: as alone)."""
+        if len(batch) == 1:  # a call promoted to lead, with none queued behind it
+            return [await self._alone(batch[0].text, batch[0].params, batch[0].observation)]
+        params = _coalesce.statement_params(batch, self.queue_info.id)
+        if _notify.THROTTLE.due(self.queue_info.schema, self.queue_info.id):
+            params.update(channel=_notify.CHANNEL, wake=self._wake)
+        seen = [item.observation for item in batch]
+        rows = await self._insert("message_enqueue_each", params, None, len(batch), seen)
+        return _coalesce.messages(batch, rows, self.queue_info.id)
+
+    async def _write(self, texts: list[str], keys: Keys, params: dict[str, Any], connection: Any) -> Messages:
         """Run the enqueue (every argument checked already) and return the messages."""
         caller = None if connection is None else await _compat.driver_connection(connection)
         await self._pace(len(texts))
+        return await self._send(texts, keys, params, caller)
+
+    async def _send(
+        self, texts: list[str], keys: Keys, params: dict[str, Any], caller: Any, observations: Seen = None
+    ) -> list[models.QueueMessage]:
+        """Write paced messages: on the pool (caller None) or in the caller's transaction."""
         # In a caller's transaction the wake-up goes out at its commit, maybe much later: always
         # send it, and leave the throttle to enqueues that commit at once.
         if (caller is not None and _caller.in_transaction(caller)) or _notify.THROTTLE.due(
@@ -188,7 +215,7 @@ class Producer:
             name, params["payload"] = "message_enqueue_assigned", texts[0]
         else:
             name, params["payloads"] = "message_enqueue_batch", texts
-        rows = await self._insert(name, params, caller, len(texts))
+        rows = await self._insert(name, params, caller, len(texts), observations)
         # Ids are assigned in input order; RETURNING's order is not promised, so sort by id.
         rows.sort(key=operator.itemgetter(0))
         queue_id, priority = self.queue_info.id, params["priority"]
@@ -241,12 +268,15 @@ class Producer:
         )  # fmt: skip
 
     async def _insert(
-        self, name: str, params: dict[str, Any], caller: Any, count: int
+        self, name: str, params: dict[str, Any], caller: Any, count: int, observations: Seen = None
     ) -> list[tuple[Any, ...]]:
+        """Run an enqueue statement; `observations`: the calls' own (else one for it, started here)."""
         if "wake" in params:
             name += "_notify"
-        observation = instrumentation.enqueue(self.queue_info.queue_name, count)
-        params["trace_context"] = None if observation is None else observation.trace_context
+        if observations is None:
+            observations = [instrumentation.enqueue(self.queue_info.queue_name, count)]
+        if "trace_contexts" not in params:  # one statement, one context
+            params["trace_context"] = None if observations[0] is None else observations[0].trace_context
         try:
             if caller is None:
                 rows = await self._database.fetch(name, params)
@@ -254,13 +284,11 @@ class Producer:
                 prepare = self.config.use_prepared_statements
                 rows = await self._database.fetch_on(caller, name, params, prepare)
         except BaseException as error:
-            if observation is not None:
-                observation.finish(error)
+            instrumentation.finish_all(observations, error)
             if isinstance(error, errors.DatabaseError) and error.sqlstate == _FOREIGN_KEY_VIOLATION:
                 raise errors.QueueNotFound(self.queue_info.queue_name) from None
             raise
-        if observation is not None:
-            observation.finish(None)
+        instrumentation.finish_all(observations, None)
         return rows
 
     async def _pace(self, count: int) -> None:

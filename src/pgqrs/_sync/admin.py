@@ -9,9 +9,9 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles
+from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles, schedules
 from pgqrs import config as config_module
-from pgqrs._sync import _database, consumer, producer, tables
+from pgqrs._sync import _database, consumer, producer, retention, schedule_table, tables
 
 
 class PgqrsAdmin:
@@ -33,6 +33,10 @@ class PgqrsAdmin:
         self.workers = tables.PgqrsWorkers(pool, self.schema, timeout=timeout)
         self.messages = tables.PgqrsMessages(pool, self.schema, config.max_payload_bytes, timeout=timeout)
         self.archive = tables.PgqrsArchiveTable(pool, self.schema, config.max_payload_bytes, timeout=timeout)
+        self.schedules = schedule_table.PgqrsSchedules(
+            pool, self.schema, config.max_payload_bytes, timeout=timeout
+        )
+        self.retention = retention.Retention(self._database)
 
     @classmethod
     def connect(cls, config: config_module.Config) -> PgqrsAdmin:
@@ -66,13 +70,17 @@ class PgqrsAdmin:
         """Bring the pgqrs tables in the configured schema to this version (see `migrate`).
 
         Cheap to call at every start: on a current schema it reads the version and returns,
-        taking no lock on any table and running no DDL.
+        taking no lock on any table and running no DDL. With ``archive_partitioning: daily`` it
+        puts an empty archive on day partitions, and creates the coming days' partitions.
 
         Raises:
             SchemaError: The schema does not exist (the message gives the CREATE SCHEMA fix),
-                or the installed schema is newer than this version of pgqrs.
+                or the installed schema is newer than this version of pgqrs, or daily
+                partitioning is asked of an archive that holds records.
         """
         self.migrate()
+        if self.config.archive_partitioning == "daily" and not self.retention.partition_by_day():
+            self.retention.partition_ahead()
 
     def schema_version(self) -> int | None:
         """Return the pgqrs schema version installed in the schema, or None when not installed.
@@ -228,9 +236,29 @@ class PgqrsAdmin:
         """Delete every message of a queue, leased or not; return how many."""
         return self.messages.purge((self.get_queue(name)).id)
 
-    def purge_archive(self, name: str) -> int:
-        """Delete every archive record of a queue; return how many."""
-        return self.archive.purge((self.get_queue(name)).id)
+    def purge_archive(
+        self, queue: str | None = None, older_than: Any = None, *, dead_letters: bool = False
+    ) -> int:
+        """Delete archive records; return how many.
+
+        Without `older_than`: every record of `queue`, dead letters included. With it (a
+        timedelta, seconds, or text such as "7d"): the records archived longer ago than that,
+        of `queue` or (None) of every queue, dead letters only when `dead_letters`; in batches
+        of short transactions, whole day partitions at once on a partitioned archive.
+
+        Raises:
+            QueueNotFound: No such queue.
+            ValidationError: Neither a queue nor `older_than`, or a bad duration.
+        """
+        if older_than is None:
+            if queue is None:
+                raise errors.ValidationError(
+                    "invalid queue name None: purge_archive needs a queue, or older_than"
+                )
+            return self.archive.purge((self.get_queue(queue)).id)
+        seconds = _validation.duration(older_than, "older_than")
+        queue_ids = None if queue is None else [(self.get_queue(queue)).id]
+        return self.retention.purge(queue_ids, seconds, dead_letters)
 
     def queue_metrics(self, name: str) -> models.QueueMetrics:
         """Return the counts of one queue.
@@ -310,6 +338,43 @@ class PgqrsAdmin:
     def remove_stale_workers(self, older_than: Any) -> int:
         """Delete workers without a heartbeat for `older_than` (timedelta or seconds); return how many."""
         return self.workers.remove_stale(_validation.seconds(older_than, "older_than"))
+
+    # Periodic jobs -------------------------------------------------------------------------
+
+    def add_schedule(self, schedule: schedules.Schedule, replace: bool = False) -> models.ScheduleInfo:
+        """Store a periodic job; every runtime on this schema enqueues its ticks from then on.
+
+        Args:
+            schedule: What to enqueue where and when (validated when it was made).
+            replace: Redefine the schedule of the same name, if any (its recorded ticks stay).
+
+        Raises:
+            ScheduleAlreadyExists: The name is taken (and not `replace`).
+            QueueNotFound: The schedule's queue does not exist.
+        """
+        queue = self.get_queue(schedule.queue)
+        return self.schedules.insert(schedule, queue.id, replace)
+
+    def list_schedules(self) -> list[models.ScheduleInfo]:
+        """Return every periodic job, by name."""
+        return self.schedules.list()
+
+    def get_schedule(self, name: str) -> models.ScheduleInfo:
+        """Return the periodic job named `name`.
+
+        Raises:
+            ScheduleNotFound: No such schedule.
+        """
+        return self.schedules.get_by_name(name)
+
+    def remove_schedule(self, name: str) -> None:
+        """Delete the periodic job named `name` (messages it enqueued stay on their queue).
+
+        Raises:
+            ScheduleNotFound: No such schedule.
+        """
+        if not self.schedules.delete_by_name(name):
+            raise errors.ScheduleNotFound(name)
 
     # Convenience ---------------------------------------------------------------------------
 

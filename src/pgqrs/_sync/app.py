@@ -6,24 +6,28 @@
     @app.handler("emails", concurrency=8, lock_time=30)
     def send_email(message: pgqrs.QueueMessage) -> None: ...
 
+    app.periodic("*/5 * * * *", queue="reports", payload={"kind": "daily"})
+
     stats = app.run(config)        # until app.stop(), from any task, thread or signal
 
 Registering does no I/O. `run` installs the schema if needed (a no-op when current), creates
-missing queues, starts one QueueWorker per handler with its settler and lease keeper, one
-listener for wake-ups and the housekeeping, and on stop drains gracefully (see `stop`).
+missing queues, stores the app's schedules, starts one QueueWorker per handler with its settler
+and lease keeper, one listener for wake-ups, the housekeeping and the scheduler (which runs
+every schedule stored on the schema), and on stop drains gracefully (see `stop`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pgqrs import _payload_types, errors, runtime
+from pgqrs import _payload_types, errors, runtime, schedules
 from pgqrs import config as config_module
-from pgqrs._sync import _compat, lease_keeper, listener, maintenance, worker
+from pgqrs._sync import _compat, lease_keeper, listener, maintenance, scheduler, worker
 from pgqrs._sync import admin as admin_module
 from pgqrs._sync import consumer as consumer_module
 
@@ -37,6 +41,7 @@ class App:
 
     def __init__(self) -> None:
         self._handlers: dict[str, runtime.Handler] = {}
+        self._schedules: dict[str, schedules.Schedule] = {}
         self._stopping = _compat.Signal()
         self._hurry = _compat.Signal()
         self._failure: BaseException | None = None
@@ -86,6 +91,64 @@ class App:
             return function
 
         return register
+
+    @property
+    def schedules(self) -> dict[str, schedules.Schedule]:
+        """Return the app's periodic jobs by name."""
+        return dict(self._schedules)
+
+    def periodic(
+        self,
+        cron: str | None = None,
+        *,
+        every: float | datetime.timedelta | None = None,
+        queue: str | None = None,
+        payload: Any = None,
+        name: str | None = None,
+        timezone: str = "UTC",
+        priority: int = 0,
+        catch_up: bool = True,
+    ) -> Callable[[FunctionT], FunctionT]:
+        """Enqueue `payload` on `queue` at every tick of `cron` (or `every`), once per tick
+        whatever the number of runtimes. `run` stores it on the schema (by name, replacing the
+        stored definition); see docs/schedules.md.
+
+        Called with `queue`, it registers at once; without, it decorates a handler (placed
+        above `@app.handler(queue)`) and takes the handler's queue.
+
+        Args:
+            cron: Five fields, or six with the seconds first ("*/2 * * * * *": every 2 s).
+            every: An interval (timedelta or seconds, at least 1), instead of `cron`.
+            queue: The queue to enqueue on (created by `run` when missing).
+            payload: The message's payload (JSON); {} when None.
+            name: Unique on the schema; default: the queue and the timing.
+            timezone: The IANA time zone the cron expression is read in.
+            priority: The messages' priority.
+            catch_up: After downtime, enqueue the latest missed tick (True) or none (False).
+
+        Raises:
+            ValidationError: A bad cron expression, interval or time zone, a name this app
+                already uses, or (decorating) a function that is not a handler of this app.
+        """
+        timing = schedules.timing(cron, every, timezone)
+        chosen = {} if payload is None else payload
+
+        def register_for(queue_name: str) -> None:
+            schedule_name = name if name is not None else schedules.default_name(queue_name, cron, every)
+            schedule = schedules.Schedule(schedule_name, queue_name, *timing, chosen, priority, catch_up)
+            if schedule.name in self._schedules:
+                raise errors.ValidationError(f"the app already has a schedule named {schedule.name!r}")
+            self._schedules[schedule.name] = schedule
+
+        if queue is not None:
+            register_for(queue)
+
+        def decorate(function: FunctionT) -> FunctionT:
+            if queue is None:
+                register_for(runtime.queue_of(self._handlers.values(), function))
+            return function
+
+        return decorate
 
     def stop(self, immediate: bool = False) -> None:
         """Stop a running `run`, from any task, thread or signal handler.
@@ -149,6 +212,7 @@ class App:
             settings.replace(max_connections=pool_size)
         ) as admin:
             admin.install()
+            scheduler.store(admin, self._schedules.values())
             workers = [self._worker(admin, handler, settings) for handler in handlers]
             try:
                 self._work(admin, settings, workers, until_empty, shutdown_timeout)
@@ -193,7 +257,10 @@ class App:
         keepers = [
             lease_keeper.LeaseKeeper(queue_worker, config.heartbeat_interval) for queue_worker in workers
         ]
-        housekeeping = maintenance.Maintenance(admin.workers, config.heartbeat_interval)
+        housekeeping = maintenance.Maintenance(
+            admin.workers, config.heartbeat_interval, admin.retention, config.archive_retention
+        )
+        ticks = scheduler.Scheduler(admin.schedules)
         dsn = listener.listen_dsn(config)
         wakes = listener.Listener(config, dsn, {w.queue_id: w for w in workers}) if dsn else None
         if wakes is None:
@@ -206,6 +273,7 @@ class App:
         settlers = [self._spawn(w.settler.run, f"settle {w.handler.queue}") for w in workers]
         helpers = [self._spawn(keeper.run, "leases") for keeper in keepers]
         helpers.append(self._spawn(housekeeping.run, "housekeeping"))
+        helpers.append(self._spawn(ticks.run, "scheduler"))
         if wakes is not None:
             helpers.append(self._spawn(wakes.run, "listener"))
         try:
@@ -222,6 +290,7 @@ class App:
             for keeper in keepers:
                 keeper.stop()
             housekeeping.stop()
+            ticks.stop()
             if wakes is not None:
                 wakes.stop()
             _compat.join(helpers, None)
@@ -253,9 +322,20 @@ class App:
             if (
                 until_empty
                 and not any(w.held_ids() for w in workers)
-                and not admin.messages.outstanding(queue_ids)
+                and not self._outstanding(admin, queue_ids)
             ):
                 return
+
+    def _outstanding(self, admin: admin_module.PgqrsAdmin, queue_ids: list[int]) -> bool:
+        """Whether the queues hold anything to do; True while the server cannot be asked (an
+        outage ends no run: the workers ride through it and look again)."""
+        try:
+            return bool(admin.messages.outstanding(queue_ids))
+        except errors.DatabaseError as error:
+            if not error.connection_lost:
+                raise
+            logger.warning("looking whether the queues are empty failed (%s); looking again", error)
+            return True
 
     def _drain(self, workers: list[worker.QueueWorker], timeout: float) -> None:
         """Let running handlers finish within `timeout` (none after an immediate stop); then

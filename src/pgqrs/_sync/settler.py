@@ -20,8 +20,14 @@ from pgqrs._sync import consumer as consumer_module
 logger = logging.getLogger("pgqrs.worker")
 
 # A failed write is tried again after these pauses (the results stay held and their leases
-# kept meanwhile), then given up: the leases lapse and the messages come back.
-_RETRY_PAUSES = (0.1, 0.5, 1.0, 2.0, 5.0)
+# kept meanwhile), then given up: the leases lapse and the messages come back. A lost
+# connection (a server restarting, a failover) is tried again every last pause for as long as
+# it lasts, until the runtime stops: the statement writes only while this worker still holds the
+# message (its worker_id, whatever the lease's time), so a result written after an outage is the
+# one delivery, unless another worker took the message meanwhile (then it is refused, not lost).
+_RETRY_PAUSES = (0.1, 0.2, 0.5, 1.0, 1.0)
+# While a lost connection lasts, a warning every this many failed writes (the first one always).
+_WARN_EVERY = 30
 Pending = tuple[models.QueueMessage, runtime.Outcome]
 
 
@@ -99,11 +105,13 @@ class Settler:
                 self._write_group(settlement, group)
 
     def _write_group(self, settlement: runtime.Settlement, group: list[Pending]) -> None:
-        for pause in (*_RETRY_PAUSES, None):
+        failures = 0
+        while True:
             try:
                 answers = self._statement(settlement, group)
             except errors.DatabaseError as error:
-                if pause is None:
+                failures += 1
+                if not self._keep_trying(error, failures):
                     logger.error(
                         "queue %s: giving up writing %d %s result(s) (%s); their messages will be "
                         "delivered again after their leases",
@@ -113,14 +121,27 @@ class Settler:
                         error,
                     )
                     return
-                logger.warning("queue %s: writing results failed (%s); trying again", self.queue, error)
-                _compat.sleep(pause)
+                if failures % _WARN_EVERY == 1:
+                    logger.warning(
+                        "queue %s: writing results failed (%s); trying again (%d failed so far)",
+                        self.queue,
+                        error,
+                        failures,
+                    )
+                _compat.sleep(_RETRY_PAUSES[min(failures, len(_RETRY_PAUSES)) - 1])
                 continue
             self._count(settlement, group, answers)
             if settlement == "retry" and self.on_retry is not None:
                 for delay in sorted({round(outcome.delay, 2) for _, outcome in group}):
                     self.on_retry(delay)
             return
+
+    def _keep_trying(self, error: errors.DatabaseError, failures: int) -> bool:
+        """Whether a failed write is tried again: a few times, and on while a lost connection
+        lasts, except once the runtime is stopping (it must not wait on a server that is gone)."""
+        if failures <= len(_RETRY_PAUSES):
+            return True
+        return error.connection_lost and not self._done
 
     def _statement(self, settlement: runtime.Settlement, group: list[Pending]) -> list[bool]:
         ids = [message.id for message, _ in group]

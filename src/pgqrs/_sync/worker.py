@@ -50,6 +50,7 @@ class QueueWorker:
         self.lock_time = float(handler.lock_time or config.default_lock_time_seconds)
         self.allowed = handler.retry.attempts(config.max_read_count)
         self.poll_interval = config.poll_interval
+        self._longest_pause = max(1.0, config.poll_interval)
         self._timeout = config.connection_timeout_seconds
         self.settler = settler.Settler(consumer, handler.queue, stats, self.look_after)
         self._stopping = stopping
@@ -120,7 +121,9 @@ class QueueWorker:
             except errors.PgqrsError as error:
                 failures += 1
                 logger.warning("queue %s: dequeue failed (%s); trying again", self.handler.queue, error)
-                _compat.wait_event(self._wake, min(30.0, 0.1 * 2**failures))
+                # Back off, but never past what an idle worker waits anyway: when the server
+                # comes back (a restart, a failover), work resumes within a poll interval.
+                _compat.wait_event(self._wake, min(self._longest_pause, 0.1 * 2**failures))
                 continue
             failures = 0
             contexts = self._trace_contexts(messages)

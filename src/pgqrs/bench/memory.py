@@ -1,9 +1,11 @@
-"""Peak RSS of a consumer draining N messages and of a producer streaming N JSON lines.
+"""Peak RSS of a consumer and of the worker runtime draining N messages, and of a producer
+streaming N JSON lines.
 
 Each is a child process measured by its VmHWM (or ``os.wait4``'s ``ru_maxrss``), at two sizes: a flat
 peak means memory does not grow with the number of messages processed.
 
     python -m pgqrs.bench.memory drain DSN SCHEMA QUEUE    (child: drain, print the count)
+    python -m pgqrs.bench.memory runtime DSN SCHEMA QUEUE  (child: pgqrs.App drains, prints the count)
     python -m pgqrs.bench.memory send DSN SCHEMA QUEUE     (child: JSON lines on stdin)
 """
 
@@ -27,6 +29,7 @@ from pgqrs.bench.environment import ChildFailed, Environment, expect
 from pgqrs.bench.payloads import BATCH_SIZE, json_lines
 
 _WRITE_LINES = 1_000
+RUNTIME_CONCURRENCY = 16
 _ATTEMPTS = 5
 
 
@@ -66,7 +69,8 @@ def _finish(process: subprocess.Popen[bytes], what: str) -> tuple[bytes, int]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output = process.stdout.read()
+    with process.stdout:
+        output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     done.set()
     sampler.join()
@@ -85,16 +89,18 @@ def send_command() -> str | None:
     )
 
 
-def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int) -> int:
-    """Return the peak RSS (KiB) of a child consumer draining `count` messages."""
+def consumer_peak(
+    environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count: int, mode: str = "drain"
+) -> int:
+    """Return the peak RSS (KiB) of a child draining `count` messages (`mode` drain or runtime)."""
     environment.reset_pgqrs()
-    queue = admin.create_queue(f"memory-drain-{count}-{uuid.uuid4().hex[:6]}")
+    queue = admin.create_queue(f"memory-{mode}-{count}-{uuid.uuid4().hex[:6]}")
     environment.fill_pgqrs(queue.id, count)
     command = [
         sys.executable,
         "-m",
         "pgqrs.bench.memory",
-        "drain",
+        mode,
         environment.dsn,
         environment.schema,
         queue.queue_name,
@@ -102,8 +108,8 @@ def consumer_peak(environment: Environment, admin: pgqrs_sync.PgqrsAdmin, count:
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_child_environment()
     )
-    output, peak = _finish(process, "memory consumer")
-    expect(f"memory consumer of {count}: messages delivered", int(output.split()[-1]), count)
+    output, peak = _finish(process, f"memory {mode}")
+    expect(f"memory {mode} of {count}: messages delivered", int(output.split()[-1]), count)
     return peak
 
 
@@ -163,6 +169,10 @@ def measure(environment: Environment, sizes: tuple[int, ...], template: str | No
     with pgqrs_sync.PgqrsAdmin.connect(environment.config) as admin:
         probes = (
             ("consumer (drain, batch 100)", lambda size: consumer_peak(environment, admin, size)),
+            (
+                f"runtime (pgqrs.App, concurrency {RUNTIME_CONCURRENCY}, archive)",
+                lambda size: consumer_peak(environment, admin, size, "runtime"),
+            ),
             (f"producer ({sender})", lambda size: producer_peak(environment, admin, size, template)),
         )
         for role, probe in probes:
@@ -210,6 +220,18 @@ def _drain(dsn: str, schema: str, queue_name: str) -> int:
     return delivered
 
 
+def _run_app(dsn: str, schema: str, queue_name: str) -> int:
+    """Drain the queue with the worker runtime: a no-op handler whose messages are archived."""
+    config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema)
+    app = pgqrs_sync.App()
+
+    @app.handler(queue_name, concurrency=RUNTIME_CONCURRENCY, on_success="archive")
+    def handle(message: pgqrs_sync.QueueMessage) -> None:
+        """Do nothing: the runtime's own memory is what is measured."""
+
+    return app.run(config, until_empty=True).succeeded
+
+
 def _send(dsn: str, schema: str, queue_name: str) -> int:
     config = pgqrs_sync.Config.from_dsn_with_schema(dsn, schema)
     sent = 0
@@ -229,4 +251,5 @@ def _send(dsn: str, schema: str, queue_name: str) -> int:
 
 if __name__ == "__main__":
     mode, *arguments = sys.argv[1:]
-    print(_drain(*arguments) if mode == "drain" else _send(*arguments))
+    children = {"drain": _drain, "runtime": _run_app, "send": _send}
+    print(children[mode](*arguments))

@@ -55,7 +55,7 @@ class Options:
     runtime: bool = False
     runtime_messages: int = 20_000
     latency_messages: int = 200
-    producer_messages: int = 5_000
+    producers: int = 0
 
 
 def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure the floors under pgqrs: raw+schema (the raw SQL on tables made like "
         "pgqrs's, with issue 2's foreign keys) and raw-async+schema (that SQL on psycopg's async "
-        "connection), and 64 producers on one Producer; print every target's line (issue 18)",
+        "connection), and W1p with 64 producers (see --producers); print every target's line (issue 18)",
     )
     result.add_argument(
         "--runtime",
@@ -162,10 +162,12 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--runtime-messages", type=int, default=20_000, help="W8 messages per run")
     result.add_argument("--latency-messages", type=int, default=200, help="W6 enqueues per mode")
     result.add_argument(
-        "--producer-messages",
+        "--producers",
         type=int,
-        default=5_000,
-        help="messages of the 64-producer measurement (--bounds)",
+        default=0,
+        metavar="N",
+        help="also measure W1p: N tasks (async) and N threads (sync) calling enqueue on one Producer, "
+        "against raw W1 (--workloads '' to measure only that)",
     )
     result.add_argument(
         "--show", type=Path, metavar="JSON", help="print the tables of a saved --json run, run nothing"
@@ -224,7 +226,8 @@ def parse(argv: Sequence[str] | None) -> Options:
         runtime=bool(arguments.runtime) or smoke,
         runtime_messages=500 if smoke else arguments.runtime_messages,
         latency_messages=10 if smoke else arguments.latency_messages,
-        producer_messages=640 if smoke else arguments.producer_messages,
         interleave=arguments.interleave,
+        # --bounds judges issue 18's 64 producers: W1p at 64 unless told otherwise.
+        producers=max(0, arguments.producers) or (64 if arguments.bounds else 0),
         show=arguments.show,
     )

@@ -183,7 +183,7 @@ def _show_goals(
     targets: Sequence[Target],
     results: dict[tuple[str, str], Series],
     runtime: dict[str, Any],
-    callers: dict[str, Series],
+    many: dict[str, Series],
     scale: dict[tuple[int, str], Series],
 ) -> list[goals.Line]:
     """With --bounds or --peers: the peer table and every target's line (issue 18)."""
@@ -192,7 +192,7 @@ def _show_goals(
     lacking = {
         target.name: dict(target.peer.lacks) for target in targets if isinstance(target, peers.PeerTarget)
     }
-    measured = goals.Measured(options.apis, results, runtime, callers, scale, lacking)
+    measured = goals.Measured(options.apis, results, runtime, many, scale, lacking)
     if lacking:
         header, rows = goals.peer_table(measured)
         title = "Against the peers (medians; pgqrs x: its slower API's rate over the peer's)"
@@ -245,16 +245,15 @@ def _run(options: Options) -> int:
     rss: dict[str, Any] = {}
     machine = report.machine(targets[0].environment.connection)
     runtime: dict[str, Any] = {}
-    callers: dict[str, Series] = {}
+    many: dict[str, Series] = {}
     try:
         measure_workloads(targets, options, results)
+        if options.producers:
+            many = producers.measure(targets, options)
         if options.scale_sizes:
             measure_scale(targets, options, scale)
         if options.runtime:
             runtime = _measure_runtime(targets, options)
-        if options.bounds:
-            count = options.producer_messages
-            callers = producers.measure(targets[0].environment.dsn, count, options.repeat, options.apis)
         if options.memory_sizes:
             probe = functools.partial(
                 memory.measure, targets[0].environment, options.memory_sizes, options.send_command
@@ -271,14 +270,17 @@ def _run(options: Options) -> int:
         finished = {key: series for key, series in scale.items() if series.seconds}
         _show(options, complete, finished, rss, names)
         report.show_runtime(runtime)
-        found = _show_goals(options, targets, complete, runtime, callers, finished)
+        producers.show_results(
+            {name: series for name, series in many.items() if series.seconds}, options.producers
+        )
+        found = _show_goals(options, targets, complete, runtime, many, finished)
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
             }
             document = _document(options, machine, complete, finished, rss, versions)
             document["runtime"] = report.runtime_document(runtime)
-            document["producers"] = [series.as_dict() for series in callers.values()]
+            document["producers"] = [series.as_dict() for series in many.values() if series.seconds]
             document["targets"] = [dataclasses.asdict(line) for line in found]
             report.write_json(options.json_path, document)
     return 0

@@ -28,6 +28,7 @@ from pgqrs.cli import (
     message_commands,
     queue_commands,
     roles_command,
+    schedule_commands,
     schema_commands,
     serve_command,
     worker_commands,
@@ -55,6 +56,7 @@ app.add_typer(queue_commands.app, name="queue")
 app.add_typer(message_commands.app, name="message")
 app.add_typer(archive_commands.app, name="archive")
 app.add_typer(worker_commands.app, name="worker")
+app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(embedded_commands.app, name="embedded")
 
 

@@ -1,4 +1,5 @@
-"""`pgqrs archive list|dead-letters|requeue`: the history of acknowledged and dead-lettered messages."""
+"""`pgqrs archive list|dead-letters|requeue|purge`: the history of acknowledged and dead-lettered
+messages."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from pgqrs import _validation, errors
 from pgqrs.cli import failures, options, output
 
-app = typer.Typer(help="View archived messages.", no_args_is_help=True)
+app = typer.Typer(help="View, requeue and purge archived messages.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -82,3 +84,36 @@ def requeue(
         raise failures.CommandFailed(
             f"not dead letters of queue {queue}: {', '.join(map(str, missing))}"
         )
+
+
+@app.command("purge")
+def purge(
+    context: typer.Context,
+    queue: options.OptionalQueue = None,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Delete the records archived longer ago than this: 7d, 12h, 30m, 45s, 2w.",
+            show_default=False,
+        ),
+    ] = "",
+    dead_letters: Annotated[
+        bool, typer.Option("--dead-letters", help="Delete old dead letters too (kept otherwise).")
+    ] = False,
+) -> None:
+    """Delete old archive records of a queue (or of every queue), in short batches."""
+    if not older_than:
+        raise failures.UsageFailure("give --older-than (for example --older-than 7d)")
+    try:
+        seconds = _validation.duration(older_than, "--older-than")
+    except errors.ValidationError as error:
+        raise failures.UsageFailure(str(error)) from None
+    session = options.session_of(context)
+    with session.admin() as admin:
+        removed = admin.purge_archive(queue, older_than=seconds, dead_letters=dead_letters)
+    output.show_document(
+        session,
+        {"queue": queue, "older_than_seconds": seconds, "dead_letters": dead_letters, "purged": removed},
+        f"{removed} archive record(s) purged",
+    )

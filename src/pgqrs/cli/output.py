@@ -65,6 +65,13 @@ RUN_STATS_COLUMNS: list[Column] = [
     ("dead_lettered", "dead_lettered"),
     ("released", "released"),
 ]
+SCHEDULE_COLUMNS: list[Column] = [
+    ("name", "name"),
+    ("queue_name", "queue"),
+    ("timing", "when"),
+    ("timezone", "timezone"),
+    ("last_tick_at", "last_tick_at"),
+]
 METRICS_COLUMNS: list[Column] = [
     ("queue_name", "queue"),
     ("total_messages", "total"),
@@ -130,7 +137,7 @@ def _records_table(session: session_module.Session, records: Sequence[Any], colu
     rule = _ASCII_HEAD if _ascii_only(session) else box.SIMPLE_HEAD
     table = Table(box=rule, show_edge=False, pad_edge=False, collapse_padding=True)
     for attribute, header in columns:
-        folds = attribute in ("payload", "dead_letter_reason", "hostname", "queue_name")
+        folds = attribute in ("payload", "dead_letter_reason", "hostname", "queue_name", "name", "timing")
         sample = getattr(records[0], attribute)
         numeric = isinstance(sample, int) and not isinstance(sample, bool)
         table.add_column(

@@ -28,6 +28,15 @@ def install(
             help="Print the SQL of a fresh install (every migration) instead; connect to nothing.",
         ),
     ] = False,
+    archive_partitioning: Annotated[
+        str | None,
+        typer.Option(
+            "--archive-partitioning",
+            help="daily: put the archive on day partitions (a new install, or an empty archive); "
+            "default: the archive_partitioning setting (none).",
+            metavar="none|daily",
+        ),
+    ] = None,
 ) -> None:
     """Create the pgqrs tables in the schema (which must exist), or upgrade them. Safe to run again."""
     session = options.session_of(context)
@@ -37,7 +46,8 @@ def install(
         output.show_document(session, {"schema": schema, "sql": script}, script)
         return
     schema = session.config().schema
-    with session.admin() as admin:
+    settings = {} if archive_partitioning is None else {"archive_partitioning": archive_partitioning}
+    with session.admin(**settings) as admin:
         admin.install()
     output.show_document(
         session, {"schema": schema, "installed": True}, f"pgqrs is installed in schema {schema!r}"

@@ -99,9 +99,9 @@ class Session:
         )
 
     @contextlib.contextmanager
-    def admin(self) -> Iterator[sync.PgqrsAdmin]:
-        """Connect and yield an admin; its pool is closed on exit."""
-        config = self.config()
+    def admin(self, **settings: Any) -> Iterator[sync.PgqrsAdmin]:
+        """Connect and yield an admin (with these settings changed); its pool is closed on exit."""
+        config = self.config().replace(**settings) if settings else self.config()
         if self.embedded_fallback:
             announce_embedded()
         logger.info("connecting to %s (schema %s)", config.masked_dsn, config.schema)

@@ -51,6 +51,28 @@ WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
 ORDER BY input.position
 RETURNING id, enqueued_at, vt;
 
+-- name: message_enqueue_each :many
+-- Concurrent single enqueues of one producer in one statement (pgqrs._async._coalesce): each
+-- row its own delay or time, priority and trace context. Ids follow input order, as above.
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(input.at, now() + make_interval(secs => input.delay)), input.priority, input.trace_context
+FROM unnest(%(payloads)b::text[], %(delays)s::float8[], %(ats)s::timestamptz[], %(priorities)s::integer[],
+            %(trace_contexts)s::text[]) WITH ORDINALITY AS input (payload, delay, at, priority, trace_context, position)
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
+
+-- name: message_enqueue_each_notify :many
+-- message_enqueue_each with one wake-up for the whole statement (an InitPlan, as above).
+INSERT INTO {schema}.pgqrs_messages (queue_id, payload, vt, priority, trace_context)
+SELECT %(queue_id)s, input.payload::jsonb,
+       coalesce(input.at, now() + make_interval(secs => input.delay)), input.priority, input.trace_context
+FROM unnest(%(payloads)b::text[], %(delays)s::float8[], %(ats)s::timestamptz[], %(priorities)s::integer[],
+            %(trace_contexts)s::text[]) WITH ORDINALITY AS input (payload, delay, at, priority, trace_context, position)
+WHERE (SELECT true FROM pg_notify(%(channel)s, %(wake)s))
+ORDER BY input.position
+RETURNING id, enqueued_at, vt;
+
 -- name: message_enqueue_keyed :many
 -- Enqueue with dedup keys (NULL: none): a key with a live message writes nothing, and that
 -- message comes back whole (fresh = false, payload as text); written rows come back as in

@@ -11,6 +11,8 @@
 --               and delete messages (that is its job), so it could also purge a queue; it
 --               cannot enqueue, touch queues, purge the archive or remove workers.
 --   {observer}: metrics, queue and worker lists, verify, errors; no payloads (column privileges).
+--   Periodic jobs: a runtime enqueues a schedule's ticks as a producer (it reads the schedules
+--   and moves their last_tick_at); the observer lists them; adding and removing is the owner's.
 --
 -- The roles are NOLOGIN groups: grant them to your application's login roles, e.g.
 --   GRANT {producer} TO web_app;  GRANT {consumer}, {producer} TO worker_app;
@@ -20,7 +22,8 @@ DO $pgqrs$ BEGIN CREATE ROLE {consumer} NOLOGIN; EXCEPTION WHEN duplicate_object
 DO $pgqrs$ BEGIN CREATE ROLE {observer} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $pgqrs$;
 
 REVOKE ALL ON {schema}.pgqrs_schema_version, {schema}.pgqrs_queues, {schema}.pgqrs_workers,
-    {schema}.pgqrs_messages, {schema}.pgqrs_archive, {schema}.pgqrs_archive_counts
+    {schema}.pgqrs_messages, {schema}.pgqrs_archive, {schema}.pgqrs_archive_counts,
+    {schema}.pgqrs_schedules
     FROM {producer}, {consumer}, {observer};
 GRANT USAGE ON SCHEMA {schema} TO {producer}, {consumer}, {observer};
 GRANT SELECT ON {schema}.pgqrs_schema_version TO {producer}, {consumer}, {observer};
@@ -33,6 +36,7 @@ GRANT EXECUTE ON FUNCTION {schema}.pgqrs_dequeue(bigint, bigint, integer, double
 -- Producer
 GRANT SELECT ON {schema}.pgqrs_queues TO {producer};
 GRANT SELECT, INSERT, UPDATE (vt) ON {schema}.pgqrs_messages TO {producer};
+GRANT SELECT, UPDATE (last_tick_at) ON {schema}.pgqrs_schedules TO {producer};
 
 -- Consumer
 GRANT SELECT ON {schema}.pgqrs_queues TO {consumer};
@@ -50,3 +54,5 @@ GRANT SELECT (id, queue_id, enqueued_at, vt, read_ct, dequeued_at, worker_id, la
 GRANT SELECT (id, original_msg_id, queue_id, enqueued_at, dequeued_at, read_ct, archived_at,
               processing_duration, worker_id, dead_letter_reason, last_error)
     ON {schema}.pgqrs_archive TO {observer};
+-- A schedule's payload is a definition the owner wrote, not data flowing through: all of it.
+GRANT SELECT ON {schema}.pgqrs_schedules TO {observer};

@@ -9,7 +9,7 @@ with pgqrs.PgqrsAdmin.connect(pgqrs.Config.from_dsn(dsn)) as admin:
 
 from __future__ import annotations
 
-from pgqrs import errors
+from pgqrs import errors, schedules
 from pgqrs._sync.admin import PgqrsAdmin
 from pgqrs._sync.app import App
 from pgqrs._sync.consumer import Consumer
@@ -26,12 +26,15 @@ from pgqrs.errors import (
     QueueAlreadyExists,
     QueueNotEmpty,
     QueueNotFound,
+    ScheduleAlreadyExists,
+    ScheduleNotFound,
     SchemaError,
     ValidationError,
     WorkerNotFound,
 )
-from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, WorkerInfo
+from pgqrs.models import ArchivedMessage, QueueInfo, QueueMessage, QueueMetrics, ScheduleInfo, WorkerInfo
 from pgqrs.runtime import Discard, Retry, RetryPolicy, RunStats
+from pgqrs.schedules import Schedule
 from pgqrs.sync import tables
 
 __all__ = [
@@ -58,10 +61,15 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "RunStats",
+    "Schedule",
+    "ScheduleAlreadyExists",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "SchemaError",
     "ValidationError",
     "WorkerInfo",
     "WorkerNotFound",
     "errors",
+    "schedules",
     "tables",
 ]

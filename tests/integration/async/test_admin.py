@@ -15,6 +15,7 @@ TABLES = [
     "pgqrs_archive_counts",
     "pgqrs_messages",
     "pgqrs_queues",
+    "pgqrs_schedules",
     "pgqrs_schema_version",
     "pgqrs_workers",
 ]
@@ -89,6 +90,7 @@ async def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> 
             "pgqrs_messages",
             "pgqrs_archive",
             "pgqrs_archive_counts",
+            "pgqrs_schedules",
         ]
     ]
 

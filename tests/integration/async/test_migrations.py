@@ -158,3 +158,23 @@ async def test_verify_reports_drift_by_name(admin: pgqrs.PgqrsAdmin, raw: Raw) -
         "index pgqrs_messages_note_idx is not part of pgqrs (extra)",
         f"column {schema}.pgqrs_messages.note is not part of pgqrs (extra)",
     ]
+
+
+async def test_an_upgraded_schema_takes_retention_and_a_partitioned_archive(
+    config: pgqrs.Config, raw: Raw, schema: str
+) -> None:
+    install_release(raw, schema, 2)
+    fill_release(raw, schema)
+    daily = config.replace(archive_partitioning="daily")
+    async with await pgqrs.PgqrsAdmin.connect(daily) as admin:
+        # Upgraded, but its archive holds records: it stays as it is, and says why.
+        with pytest.raises(pgqrs.SchemaError, match="holds records"):
+            await admin.install()
+        await admin.verify()
+        raw.execute(f'UPDATE "{schema}".pgqrs_archive SET archived_at = now() - interval \'2 days\'')
+        assert await admin.purge_archive(older_than="1d") == 2  # the dead letter is kept
+        assert await admin.purge_archive(older_than="1d", dead_letters=True) == 1
+        await admin.install()
+        assert await admin.retention.partitioned()
+        await admin.verify()
+        assert (await admin.queue_metrics("old")).archived_count == 0

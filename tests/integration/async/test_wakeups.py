@@ -6,6 +6,7 @@ notified after the enqueue under test must be the next thing the listener receiv
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,14 +37,23 @@ def slow_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_notify, "THROTTLE", _notify.Throttle(3600))
 
 
-async def received(listener: Connection, raw: psycopg.Connection[Any], count: int) -> list[str]:
-    """Send the marker, then return the payloads received up to and including it."""
-    raw.execute("SELECT pg_notify(%s, %s)", (_notify.CHANNEL, MARKER))
+async def received(listener: Connection, raw: psycopg.Connection[Any], schema: str) -> list[str]:
+    """Send a marker, then return the payloads received up to and including it (as MARKER).
+
+    Wake-ups of other schemas and other tests' markers (tests running beside this one on the same
+    database) are left out.
+    """
+    marker = f"{MARKER} {uuid.uuid4().hex}"
+    raw.execute("SELECT pg_notify(%s, %s)", (_notify.CHANNEL, marker))
     payloads = []
-    async for notification in listener.notifies(timeout=10, stop_after=count):
-        payloads.append(notification.payload)
-        if notification.payload == MARKER:
+    async for notification in listener.notifies(timeout=10):
+        payload = notification.payload
+        if payload == marker:
+            payloads.append(MARKER)
             break
+        wake = _notify.parse_wake(payload)
+        if (wake is None and not payload.startswith(MARKER)) or (wake is not None and wake[0] == schema):
+            payloads.append(payload)
     return payloads
 
 
@@ -53,7 +63,7 @@ async def test_an_enqueue_wakes_its_queue(
     await producer.enqueue({"n": 1})
     await producer.enqueue({"n": 2})  # within the interval: no second wake-up
     wake = _notify.wake_payload(queue.schema, queue.id)
-    assert await received(listener, raw, 3) == [wake, MARKER]
+    assert await received(listener, raw, queue.schema) == [wake, MARKER]
     assert _notify.parse_wake(wake) == (queue.schema, queue.id)
 
 
@@ -61,7 +71,8 @@ async def test_a_batch_sends_one_wake_up(
     listener: Connection, producer: pgqrs.Producer, queue: pgqrs.QueueInfo, raw: Any, slow_throttle: None
 ) -> None:
     await producer.batch_enqueue(list(range(50)), dedup_keys=[None, "a", *[None] * 48])
-    assert await received(listener, raw, 3) == [_notify.wake_payload(queue.schema, queue.id), MARKER]
+    wake = _notify.wake_payload(queue.schema, queue.id)
+    assert await received(listener, raw, queue.schema) == [wake, MARKER]
 
 
 async def test_the_callers_transaction_wakes_at_commit_and_never_on_rollback(
@@ -76,11 +87,11 @@ async def test_the_callers_transaction_wakes_at_commit_and_never_on_rollback(
     async with await psycopg.AsyncConnection.connect(dsn, prepare_threshold=None) as caller:
         await producer.enqueue("rolled back", connection=caller)
         await caller.rollback()
-        assert await received(listener, raw, 2) == [MARKER]
+        assert await received(listener, raw, queue.schema) == [MARKER]
         await producer.enqueue("committed", connection=caller)
         raw.execute("SELECT pg_notify(%s, 'before the commit')", (_notify.CHANNEL,))
         await caller.commit()
         # A caller's transaction commits when it likes: each one wakes, throttle or not.
         await producer.enqueue("committed too", connection=caller)
         await caller.commit()
-    assert await received(listener, raw, 5) == ["before the commit", wake, wake, MARKER]
+    assert await received(listener, raw, queue.schema) == ["before the commit", wake, wake, MARKER]

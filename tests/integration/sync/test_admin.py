@@ -16,6 +16,7 @@ TABLES = [
     "pgqrs_archive_counts",
     "pgqrs_messages",
     "pgqrs_queues",
+    "pgqrs_schedules",
     "pgqrs_schema_version",
     "pgqrs_workers",
 ]
@@ -90,6 +91,7 @@ def test_verify_before_install_lists_every_table(config: pgqrs.Config) -> None:
             "pgqrs_messages",
             "pgqrs_archive",
             "pgqrs_archive_counts",
+            "pgqrs_schedules",
         ]
     ]
 

@@ -7,6 +7,7 @@ notified after the enqueue under test must be the next thing the listener receiv
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,14 +38,23 @@ def slow_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_notify, "THROTTLE", _notify.Throttle(3600))
 
 
-def received(listener: Connection, raw: psycopg.Connection[Any], count: int) -> list[str]:
-    """Send the marker, then return the payloads received up to and including it."""
-    raw.execute("SELECT pg_notify(%s, %s)", (_notify.CHANNEL, MARKER))
+def received(listener: Connection, raw: psycopg.Connection[Any], schema: str) -> list[str]:
+    """Send a marker, then return the payloads received up to and including it (as MARKER).
+
+    Wake-ups of other schemas and other tests' markers (tests running beside this one on the same
+    database) are left out.
+    """
+    marker = f"{MARKER} {uuid.uuid4().hex}"
+    raw.execute("SELECT pg_notify(%s, %s)", (_notify.CHANNEL, marker))
     payloads = []
-    for notification in listener.notifies(timeout=10, stop_after=count):
-        payloads.append(notification.payload)
-        if notification.payload == MARKER:
+    for notification in listener.notifies(timeout=10):
+        payload = notification.payload
+        if payload == marker:
+            payloads.append(MARKER)
             break
+        wake = _notify.parse_wake(payload)
+        if (wake is None and not payload.startswith(MARKER)) or (wake is not None and wake[0] == schema):
+            payloads.append(payload)
     return payloads
 
 
@@ -54,7 +64,7 @@ def test_an_enqueue_wakes_its_queue(
     producer.enqueue({"n": 1})
     producer.enqueue({"n": 2})  # within the interval: no second wake-up
     wake = _notify.wake_payload(queue.schema, queue.id)
-    assert received(listener, raw, 3) == [wake, MARKER]
+    assert received(listener, raw, queue.schema) == [wake, MARKER]
     assert _notify.parse_wake(wake) == (queue.schema, queue.id)
 
 
@@ -62,7 +72,8 @@ def test_a_batch_sends_one_wake_up(
     listener: Connection, producer: pgqrs.Producer, queue: pgqrs.QueueInfo, raw: Any, slow_throttle: None
 ) -> None:
     producer.batch_enqueue(list(range(50)), dedup_keys=[None, "a", *[None] * 48])
-    assert received(listener, raw, 3) == [_notify.wake_payload(queue.schema, queue.id), MARKER]
+    wake = _notify.wake_payload(queue.schema, queue.id)
+    assert received(listener, raw, queue.schema) == [wake, MARKER]
 
 
 def test_the_callers_transaction_wakes_at_commit_and_never_on_rollback(
@@ -77,11 +88,11 @@ def test_the_callers_transaction_wakes_at_commit_and_never_on_rollback(
     with psycopg.Connection.connect(dsn, prepare_threshold=None) as caller:
         producer.enqueue("rolled back", connection=caller)
         caller.rollback()
-        assert received(listener, raw, 2) == [MARKER]
+        assert received(listener, raw, queue.schema) == [MARKER]
         producer.enqueue("committed", connection=caller)
         raw.execute("SELECT pg_notify(%s, 'before the commit')", (_notify.CHANNEL,))
         caller.commit()
         # A caller's transaction commits when it likes: each one wakes, throttle or not.
         producer.enqueue("committed too", connection=caller)
         caller.commit()
-    assert received(listener, raw, 5) == ["before the commit", wake, wake, MARKER]
+    assert received(listener, raw, queue.schema) == ["before the commit", wake, wake, MARKER]
