@@ -50,6 +50,7 @@ def consumer(barrier: Any, results: Any, dsn: str) -> None:
     seen = drain(queue, protocol.BATCH, False)
     results.put((seen, time.monotonic()))
     queue.close()
+    protocol.leave(results)
 
 
 class Peer:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,7 @@ def consumer_process(barrier: Any, results: Any, dsn: str) -> None:
         results.put((seen, time.monotonic()))
 
     asyncio.run(work())
+    protocol.leave(results)
 
 
 class Peer:
@@ -132,6 +132,3 @@ if __name__ == "__main__":
 
     peer = Peer(sys.argv[1])
     protocol.serve(metadata.version("pgqrs"), peer.handle, peer.close)
-    # The bindings' runtime threads can abort the interpreter's finalization: leave at once.
-    sys.stdout.flush()
-    os._exit(0)

@@ -65,6 +65,7 @@ def _consumer(barrier: Any, results: Any, dsn: str, schema: str) -> None:
         await connection.close()
 
     asyncio.run(work())
+    protocol.leave(results)
 
 
 class Peer:
@@ -164,3 +165,4 @@ async def serve(dsn: str, schema: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(serve(sys.argv[1], sys.argv[2]))
+    protocol.leave()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -93,3 +94,17 @@ def serve(
         await close()
 
     asyncio.run(loop())
+    leave()
+
+
+def leave(results: Any = None) -> None:
+    """End this process once its output is out (a W5 consumer: its `results` queue flushed).
+
+    Without interpreter finalization: the peers' native threads (the Rust bindings' runtime, a
+    driver's pool) have aborted it with "PyGILState_Release" after the work was done.
+    """
+    if results is not None:
+        results.close()
+        results.join_thread()
+    sys.stdout.flush()
+    os._exit(0)
