@@ -63,6 +63,19 @@ def test_send_count_and_show(cli: runner.Cli, admin: sync.PgqrsAdmin, producer: 
     assert archive_empty.expect(0).json() == {"queue": "jobs", "archive": True, "count": 0}
 
 
+def test_a_send_answered_by_a_reservation_shows_when_its_message_was_acknowledged(
+    cli: runner.Cli, admin: sync.PgqrsAdmin
+) -> None:
+    admin.create_queue("orders", dedup_window=3600)
+    first = cli.run("message", "send", "orders", '{"order": 42}', "--dedup-key", "order-42").expect(0)
+    assert "acknowledged_at" not in first.stdout  # a live message: the row would only say '-'
+    message_id = cli.run("--format", "json", "message", "dequeue", "orders").expect(0).json()["id"]
+    again = cli.run("message", "send", "orders", '{"order": 42}', "--dedup-key", "order-42").expect(0)
+    shown = dict(line.split(None, 1) for line in again.stdout.splitlines() if not line.startswith(" "))
+    assert shown["id"] == str(message_id) and shown["acknowledged_at"].endswith("Z")
+    assert cli.run("message", "count", "orders").expect(0).stdout.strip() == "0"
+
+
 def test_send_to_a_missing_queue(cli: runner.Cli, admin: sync.PgqrsAdmin) -> None:
     result = cli.run("message", "send", "nope", "{}").expect(1)
     assert result.error == "pgqrs: error: queue 'nope' does not exist"

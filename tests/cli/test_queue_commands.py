@@ -27,7 +27,7 @@ def test_create_list_and_metrics(cli: runner.Cli, admin: sync.PgqrsAdmin, schema
     )
     assert "queue_name    emails" in created.expect(0).stdout
     assert f"schema        {schema}" in created.stdout
-    assert "dedup_window  0:00:00" in created.stdout
+    assert "dedup_window  0s" in created.stdout
     jobs = created_json.expect(0).json()
     assert jobs["queue_name"] == "jobs" and jobs["schema"] == schema and isinstance(jobs["id"], int)
     assert jobs["created_at"].startswith("20")  # ISO 8601

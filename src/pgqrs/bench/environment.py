@@ -55,6 +55,11 @@ _LOST_MARKS = (
     "refused",
     "administrator command",
     "not yet accepting",
+    # The peers' drivers (asyncpg, the Rust bindings' sqlx) say it their own way.
+    "ConnectionDoesNotExist",
+    "connection was closed",
+    "communicating with database",
+    "PgqrsConnectionError",
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKLOADS = ("W1", "W2", "W3", "W3a", "W4", "W5")
 APIS = ("sync", "async")
-PEER_NAMES = ("pgqueuer",)  # pgqrs.bench.peers.PEERS
+PEER_NAMES = ("pgqueuer", "procrastinate", "pgmq", "pgqrs-rust")  # pgqrs.bench.peers.PEERS
 TITLES = {
     "W1": "enqueue x1",
     "W2": "batch_enqueue 100",
@@ -67,6 +67,12 @@ def _names(text: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
             f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
         )
     return chosen
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "all":
+        return PEER_NAMES
+    return _names(text, PEER_NAMES, "peer") if text else ()
 
 
 def _messages(text: str | None, defaults: dict[str, int]) -> dict[str, int]:
@@ -137,15 +143,15 @@ def parser() -> argparse.ArgumentParser:
         "--peers",
         default="",
         metavar="NAMES",
-        help="also measure these peer libraries, each in a virtual environment of its own "
-        "(created once, from the package index): pgqueuer",
+        help="also measure these peer libraries (or 'all'), each in a virtual environment of its own "
+        "(created once, from the package index) and a database of its own: " + ", ".join(PEER_NAMES),
     )
     result.add_argument(
         "--bounds",
         action="store_true",
-        help="also measure the floors under pgqrs: raw+schema (the raw SQL on the tables issue 2 "
-        "requires: foreign keys, columns, index) and raw-async (the raw SQL on psycopg's async "
-        "connection)",
+        help="also measure the floors under pgqrs: raw+schema (the raw SQL on tables made like "
+        "pgqrs's, with issue 2's foreign keys) and raw-async+schema (that SQL on psycopg's async "
+        "connection), and W1p with 64 producers (see --producers); print every target's line (issue 18)",
     )
     result.add_argument(
         "--runtime",
@@ -190,7 +196,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         apis = _names(arguments.api, APIS, "api")
         smoke = bool(arguments.smoke)
         messages = _messages(arguments.messages, SMOKE_MESSAGES if smoke else DEFAULT_MESSAGES)
-        peers = _names(arguments.peers, PEER_NAMES, "peer") if arguments.peers else ()
+        peers = _peers(arguments.peers)
     except (argparse.ArgumentTypeError, ValueError) as error:
         parser().error(str(error))
     scale_sizes: tuple[int, ...] = ()
@@ -221,6 +227,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         runtime_messages=500 if smoke else arguments.runtime_messages,
         latency_messages=10 if smoke else arguments.latency_messages,
         interleave=arguments.interleave,
-        producers=max(0, arguments.producers),
+        # --bounds judges issue 18's 64 producers: W1p at 64 unless told otherwise.
+        producers=max(0, arguments.producers) or (64 if arguments.bounds else 0),
         show=arguments.show,
     )

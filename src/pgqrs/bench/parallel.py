@@ -25,7 +25,8 @@ _RUN_TIMEOUT_SECONDS = 1800
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """What every consumer process drains: `kind` is raw, raw+schema, raw-async, sync or async."""
+    """What every consumer process drains: `kind` is raw, raw+schema, raw-async+schema, sync or
+    async."""
 
     kind: str
     dsn: str
@@ -64,7 +65,7 @@ def _consume(job: Job, barrier: Any, results: Any) -> None:
             seen, end = asyncio.run(_consume_async(job, barrier))
         elif job.kind == "sync":
             seen, end = _consume_sync(job, barrier)
-        elif job.kind == "raw-async":
+        elif job.kind == "raw-async+schema":
             seen, end = asyncio.run(_consume_raw_async(job, barrier))
         else:
             seen, end = _consume_raw(job, barrier)
@@ -90,7 +91,7 @@ def _consume_raw(job: Job, barrier: Any) -> tuple[list[int], float]:
 async def _consume_raw_async(job: Job, barrier: Any) -> tuple[list[int], float]:
     from pgqrs.bench import library, raw_async
 
-    queue = await raw_async.AsyncRawQueue.connect(job.dsn, job.schema)
+    queue = await raw_async.AsyncRawQueue.connect(job.dsn, job.schema, required_schema=True)
     seen: list[int] = []
     try:
         barrier.wait(_START_TIMEOUT_SECONDS)

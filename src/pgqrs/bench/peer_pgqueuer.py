@@ -16,26 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import sys
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from pgqueuer import __version__
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import EntrypointExecutionParameter, Queries
 
+if TYPE_CHECKING:
+    from pgqrs.bench import peer_protocol as protocol
+else:  # run as a script beside it, in the peer's environment
+    import peer_protocol as protocol
+
 ENTRYPOINT = "bench"
-BATCH = 100
-BODY = "x" * 60
-
-
-def payload(index: int) -> dict[str, Any]:
-    """The harness's ~100-byte payload (pgqrs.bench.payloads.payload)."""
-    return {"id": index, "kind": "bench", "body": BODY, "attempt": 0}
+BATCH = protocol.BATCH
 
 
 async def connect(dsn: str, schema: str) -> tuple[asyncpg.Connection, Queries]:
@@ -58,7 +56,7 @@ async def drain(queries: Queries, batch: int) -> list[int]:
         seen.extend(int(job.id) for job in jobs)
 
 
-def _consumer(dsn: str, schema: str, barrier: Any, results: Any) -> None:
+def _consumer(barrier: Any, results: Any, dsn: str, schema: str) -> None:
     async def work() -> None:
         connection, queries = await connect(dsn, schema)
         barrier.wait()
@@ -67,6 +65,7 @@ def _consumer(dsn: str, schema: str, barrier: Any, results: Any) -> None:
         await connection.close()
 
     asyncio.run(work())
+    protocol.leave(results)
 
 
 class Peer:
@@ -84,7 +83,7 @@ class Peer:
 
     async def prepare(self, workload: str, count: int) -> dict[str, Any]:
         await self.connection.execute("TRUNCATE pgqueuer, pgqueuer_log")
-        self.items = [payload(index) for index in range(1, count + 1)]
+        self.items = protocol.payloads(count)
         if workload not in ("W1", "W2"):
             for start in range(0, count, 1000):  # filled through the library, untimed
                 chunk = [json.dumps(item).encode() for item in self.items[start : start + 1000]]
@@ -112,23 +111,8 @@ class Peer:
         return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": await self.count()}
 
     async def _parallel(self, processes: int) -> dict[str, Any]:
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(processes + 1)
-        results = context.Queue()
-        workers = [
-            context.Process(target=_consumer, args=(self.dsn, self.schema, barrier, results))
-            for _ in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        barrier.wait(120)
-        start = time.monotonic()
-        outcomes = [results.get(timeout=1800) for _ in workers]
-        for worker in workers:
-            worker.join()
-        seen = [msg_id for ids, _ in outcomes for msg_id in ids]
-        seconds = max(end for _, end in outcomes) - start
-        return {"seconds": seconds, "seen": len(seen), "distinct": len(set(seen)), "left": await self.count()}
+        seconds, seen = protocol.parallel(_consumer, (self.dsn, self.schema), processes)
+        return protocol.outcome(seconds, seen, await self.count())
 
 
 async def run_worker(dsn: str, schema: str, count: int, concurrency: int, sleep: float) -> dict[str, Any]:
@@ -181,3 +165,4 @@ async def serve(dsn: str, schema: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(serve(sys.argv[1], sys.argv[2]))
+    protocol.leave()

@@ -5,10 +5,10 @@ One table; ``INSERT … RETURNING``; ``INSERT … SELECT FROM unnest(%s::jsonb[]
 Autocommit, psycopg's default JSON dumper and loader, the same payloads as pgqrs.
 
 ``--bounds`` adds two variants of it that show what no implementation can avoid:
-``raw+schema`` runs the same statements on the table shape issue 2 requires (the foreign keys
-from messages and archive to queues and workers, the extra columns, the (queue_id, vt, id)
-index; a lease records its worker, an ack checks it), and ``raw-async`` (``raw_async.py``) the
-same SQL through psycopg's async connection.
+``raw+schema`` runs the same statements on pgqrs's own table shape (tables made LIKE the
+installed ones: every column and index of the current migration, plus issue 2's foreign keys; a
+lease records its worker, an ack checks it), and ``raw-async+schema`` (``raw_async.py``) that
+SQL through psycopg's async connection: the floors of the sync and the async API.
 """
 
 from __future__ import annotations
@@ -53,26 +53,25 @@ WITH inserted AS (INSERT INTO {schema}.raw_messages (payload) VALUES (%s) RETURN
 SELECT id, pg_notify(%s, 'raw') FROM inserted
 """
 
-# raw+schema: issue 2's requirements added to the raw tables, nothing else (no RETURNING of the
-# extra columns, no worker index, no dead-letter count): a floor for any implementation of it.
+# raw+schema: the raw statements on pgqrs's own table shape, nothing else: each table is made
+# LIKE pgqrs's installed one (every column, default, identity and index of the current migration:
+# priority, dedup_key, trace_context, the dedup, priority, payload-type and worker indexes), with
+# the foreign keys of issue 2 added (LIKE copies none). Still a floor: no RETURNING of the extra
+# columns, no priority walk in the lease, no dead-letter count.
 REQUIRED_SCHEMA = """
 CREATE TABLE {schema}.raw_queues (id bigint PRIMARY KEY);
 CREATE TABLE {schema}.raw_workers (id bigint PRIMARY KEY);
 INSERT INTO {schema}.raw_queues VALUES (1);
 INSERT INTO {schema}.raw_workers VALUES (1);
+DROP TABLE {schema}.raw_messages, {schema}.raw_archive;
+CREATE TABLE {schema}.raw_messages (LIKE {schema}.pgqrs_messages INCLUDING ALL);
 ALTER TABLE {schema}.raw_messages
-    ADD COLUMN queue_id bigint NOT NULL DEFAULT 1 REFERENCES {schema}.raw_queues (id),
-    ADD COLUMN enqueued_at timestamptz NOT NULL DEFAULT now(),
-    ADD COLUMN dequeued_at timestamptz,
-    ADD COLUMN worker_id bigint REFERENCES {schema}.raw_workers (id) ON DELETE SET NULL;
-DROP INDEX {schema}.raw_messages_vt_idx;
-CREATE INDEX raw_messages_queue_vt_idx ON {schema}.raw_messages (queue_id, vt, id);
+    ALTER COLUMN queue_id SET DEFAULT 1,
+    ADD FOREIGN KEY (queue_id) REFERENCES {schema}.raw_queues (id),
+    ADD FOREIGN KEY (worker_id) REFERENCES {schema}.raw_workers (id) ON DELETE SET NULL;
+CREATE TABLE {schema}.raw_archive (LIKE {schema}.pgqrs_archive INCLUDING ALL);
 ALTER TABLE {schema}.raw_archive
-    ADD COLUMN queue_id bigint NOT NULL REFERENCES {schema}.raw_queues (id) ON DELETE CASCADE,
-    ADD COLUMN enqueued_at timestamptz,
-    ADD COLUMN dequeued_at timestamptz,
-    ADD COLUMN read_ct integer,
-    ADD COLUMN worker_id bigint
+    ADD FOREIGN KEY (queue_id) REFERENCES {schema}.raw_queues (id) ON DELETE CASCADE
 """
 SCHEMA_DEQUEUE = """
 WITH candidates AS (
@@ -94,7 +93,8 @@ WITH moved AS (
     DELETE FROM {schema}.raw_messages WHERE id = ANY(%s) AND worker_id = 1
     RETURNING id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id
 )
-INSERT INTO {schema}.raw_archive (id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id)
+INSERT INTO {schema}.raw_archive
+    (original_msg_id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id)
 SELECT id, queue_id, payload, enqueued_at, dequeued_at, read_ct, worker_id FROM moved
 """
 SCHEMA_STATEMENTS = (ENQUEUE, ENQUEUE_BATCH, SCHEMA_DEQUEUE, SCHEMA_DELETE, SCHEMA_ARCHIVE)

@@ -1,8 +1,9 @@
-"""The raw baseline's SQL through psycopg's async connection (``raw-async``, with ``--bounds``).
+"""The raw+schema floor's SQL through psycopg's async connection (``raw-async+schema``, ``--bounds``).
 
-Statement for statement the queue of `raw.py`, awaited on one autocommit `AsyncConnection`: the
-cost of psycopg's async path itself, which pgqrs's async API (built on psycopg's async pool)
-cannot go below. The step generators mirror `raw.py`'s with ``await``.
+Statement for statement the queue of `raw.py` (on pgqrs's table shape), awaited on one autocommit
+`AsyncConnection`: the same work plus the cost of psycopg's async path itself, which pgqrs's
+async API (built on psycopg's async pool) cannot go below. The step generators mirror
+`raw.py`'s with ``await``.
 """
 
 from __future__ import annotations
@@ -21,20 +22,23 @@ from pgqrs.bench.library import BATCHES_PER_STEP, ENQUEUES_PER_STEP, SINGLE_CONS
 class AsyncRawQueue:
     """The baseline queue on one async autocommit connection."""
 
-    def __init__(self, connection: psycopg.AsyncConnection[Any], schema: str) -> None:
+    def __init__(
+        self, connection: psycopg.AsyncConnection[Any], schema: str, required_schema: bool = False
+    ) -> None:
         self.connection = connection
         identifier = sql.Identifier(schema)
         self._enqueue, self._enqueue_batch, self._dequeue, self._delete, self._archive = (
-            sql.SQL(text).format(schema=identifier).as_bytes(connection) for text in raw.statements(False)
+            sql.SQL(text).format(schema=identifier).as_bytes(connection)
+            for text in raw.statements(required_schema)
         )
 
     @classmethod
-    async def connect(cls, dsn: str, schema: str) -> AsyncRawQueue:
+    async def connect(cls, dsn: str, schema: str, required_schema: bool = False) -> AsyncRawQueue:
         """Open the connection (prepared like the sync baseline)."""
         connection = await psycopg.AsyncConnection.connect(
             dsn, autocommit=True, prepare_threshold=raw.prepare_threshold(dsn)
         )
-        return cls(connection, schema)
+        return cls(connection, schema, required_schema)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -79,7 +83,7 @@ async def drain(
                 return
             ids = [row[0] for row in rows]
             if await acknowledge(ids) != len(ids):
-                raise RuntimeError("raw-async baseline: an acknowledgement missed a message")
+                raise RuntimeError("raw-async+schema floor: an acknowledgement missed a message")
             seen.extend(ids)
         yield
 
@@ -92,7 +96,7 @@ async def drain_each(queue: AsyncRawQueue, seen: list[int]) -> AsyncIterator[Non
             if not rows:
                 return
             if await queue.delete([rows[0][0]]) != 1:
-                raise RuntimeError("raw-async baseline: delete missed a message")
+                raise RuntimeError("raw-async+schema floor: delete missed a message")
             seen.append(rows[0][0])
         yield
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pgqrs import _dsn
-from pgqrs.bench import memory, peers, producers, report, runtime_bench, timing
+from pgqrs.bench import goals, memory, peers, producers, report, runtime_bench, timing
 from pgqrs.bench.environment import DeliveryError, Environment
 from pgqrs.bench.options import Options, parse
 from pgqrs.bench.report import Series
@@ -137,7 +140,7 @@ def _show(
 
 def _targets(dsn: str, options: Options) -> list[Target]:
     targets: list[Target] = []
-    bounds = ("raw+schema", "raw-async") if options.bounds else ()
+    bounds = ("raw+schema", "raw-async+schema") if options.bounds else ()
     try:
         for kind in (
             "raw",
@@ -147,7 +150,7 @@ def _targets(dsn: str, options: Options) -> list[Target]:
             environment = Environment.create(dsn, kind[1] if isinstance(kind, tuple) else "pgqrs")
             for statement in options.setup_sql:
                 environment.execute(statement)
-            if kind == "raw-async":
+            if kind == "raw-async+schema":
                 targets.append(AsyncRawTarget(environment))
             elif isinstance(kind, str):
                 targets.append(RawTarget(environment, required_schema=kind == "raw+schema"))
@@ -175,13 +178,54 @@ def _measure_runtime(targets: Sequence[Target], options: Options) -> dict[str, A
     return {"throughput": throughput, "latency": runtime_bench.measure_latency(dsn, options)}
 
 
+def _show_goals(
+    options: Options,
+    targets: Sequence[Target],
+    results: dict[tuple[str, str], Series],
+    runtime: dict[str, Any],
+    many: dict[str, Series],
+    scale: dict[tuple[int, str], Series],
+) -> list[goals.Line]:
+    """With --bounds or --peers: the peer table and every target's line (issue 18)."""
+    if not (options.bounds or options.peers):
+        return []
+    lacking = {
+        target.name: dict(target.peer.lacks) for target in targets if isinstance(target, peers.PeerTarget)
+    }
+    measured = goals.Measured(options.apis, results, runtime, many, scale, lacking)
+    if lacking:
+        header, rows = goals.peer_table(measured)
+        title = "Against the peers (medians; pgqrs x: its slower API's rate over the peer's)"
+        report.show(title, header, rows)
+        print("\n".join(f"  n/a: {reason}" for reason in goals.peer_reasons(measured)))
+    found = goals.lines(measured)
+    goals.show(found)
+    return found
+
+
 def _show_saved(options: Options, path: Path) -> int:
     document = json.loads(path.read_text(encoding="utf-8"))
     results, scale = report.series_from(document)
     names = list(dict.fromkeys(name for _, name in [*results, *scale]))
     repeat = len(next(iter(results.values())).seconds) if results else options.repeat
     _show(dataclasses.replace(options, repeat=repeat), results, scale, document.get("memory") or {}, names)
+    saved = [goals.Line(**line) for line in document.get("targets") or []]
+    if saved:
+        goals.show(saved)
     return 0
+
+
+@contextlib.contextmanager
+def _exit_cleanly_on_sigterm() -> Iterator[None]:
+    """A stopped run (SIGTERM) still drops its schemas, peer databases and peer processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -189,6 +233,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     options = parse(argv)
     if options.show is not None:
         return _show_saved(options, options.show)
+    with _exit_cleanly_on_sigterm():
+        return _run(options)
+
+
+def _run(options: Options) -> int:
     targets = _targets(_dsn.resolve(options.dsn), options)
     names = [target.name for target in targets]
     results: dict[tuple[str, str], Series] = {}
@@ -224,6 +273,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         producers.show_results(
             {name: series for name, series in many.items() if series.seconds}, options.producers
         )
+        found = _show_goals(options, targets, complete, runtime, many, finished)
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
@@ -231,5 +281,6 @@ def run(argv: Sequence[str] | None = None) -> int:
             document = _document(options, machine, complete, finished, rss, versions)
             document["runtime"] = report.runtime_document(runtime)
             document["producers"] = [series.as_dict() for series in many.values() if series.seconds]
+            document["targets"] = [dataclasses.asdict(line) for line in found]
             report.write_json(options.json_path, document)
     return 0

@@ -149,17 +149,19 @@ class RawTarget(_RawTables):
 
 
 class AsyncRawTarget(_RawTables):
-    """The raw queue's SQL through psycopg's async connection (raw-async), on one event loop."""
+    """The raw+schema floor's SQL through psycopg's async connection, on one event loop."""
 
-    name = "raw-async"
+    name = "raw-async+schema"
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        environment.execute(raw.REQUIRED_SCHEMA)
         self.loop = asyncio.new_event_loop()
         self.queue = self.loop.run_until_complete(self.connect())
 
     async def connect(self) -> raw_async.AsyncRawQueue:
-        return await raw_async.AsyncRawQueue.connect(self.environment.dsn, self.environment.schema)
+        environment = self.environment
+        return await raw_async.AsyncRawQueue.connect(environment.dsn, environment.schema, True)
 
     def steps(self, workload: str, limit: int | None = None) -> Iterator[None]:
         if workload == "W1":

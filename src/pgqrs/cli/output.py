@@ -87,9 +87,17 @@ METRICS_COLUMNS: list[Column] = [
 _ASCII_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 
 
+# Fields a table shows only when set: an enqueue answered by a dedup window's reservation is
+# the only message with an acknowledged_at, and a row of '-' on every other one is noise.
+_SHOWN_WHEN_SET = frozenset({"acknowledged_at"})
+
+
 def show_record(session: session_module.Session, record: Any) -> None:
-    """Write one model: a JSON object, or a two-column field/value table."""
-    show_fields(session, models.as_dict(record))
+    """Write one model: a JSON object (every field), or a two-column field/value table."""
+    fields = models.as_dict(record)
+    if not session.json:
+        fields = {k: v for k, v in fields.items() if v is not None or k not in _SHOWN_WHEN_SET}
+    show_fields(session, fields)
 
 
 def show_fields(session: session_module.Session, fields: dict[str, Any]) -> None:
@@ -160,11 +168,13 @@ def note(session: session_module.Session, text: str) -> None:
 
 
 def cell(value: Any) -> str:
-    """Return a value as table text: UTC datetimes, one-line JSON payloads, '-' for none."""
+    """Return a value as table text: UTC datetimes, seconds, one-line JSON payloads, '-' for none."""
     if value is None:
         return "-"
     if isinstance(value, datetime.datetime):
         return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, datetime.timedelta):
+        return f"{value.total_seconds():g}s"  # as the options take it (seconds), not 1:00:00
     if isinstance(value, (dict, list, bool)):
         # ", " and ": " give rich spaces to wrap a long payload at.
         return json.dumps(value, ensure_ascii=False)
