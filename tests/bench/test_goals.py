@@ -47,6 +47,12 @@ def _measured(**overrides: object) -> goals.Measured:
         "producers": callers,
         "scale": scale,
         "peers": {"pgqueuer": {"W3a": "no archive"}},
+        "memory": {
+            "consumer (drain, batch 100)": {"peak_rss_kib": {100_000: 40_000, 1_000_000: 90_000}},
+            "runtime (pgqrs.App, concurrency 16, archive)": {
+                "peak_rss_kib": {"100000": 41_000, "1000000": 44_000}  # as a saved JSON has them
+            },
+        },
     }
     fields.update(overrides)
     return goals.Measured(**fields)  # type: ignore[arg-type]
@@ -76,13 +82,27 @@ def test_every_target_gets_a_line_with_its_status_and_figures() -> None:
     # Measured only to 100k: the figures are shown, the target is not judged.
     unjudged = found["W7 async, stale statistics, 1M pending >= 0.8 x 10k"]
     assert unjudged.status == goals.UNMEASURED and "0.95 at 100,000" in unjudged.figures
+    memory = found["runtime peak RSS draining 1M within 10% of 100k"]  # the consumer's is not it
+    assert (memory.status, memory.figures) == (
+        goals.MET,
+        "+7.3% (44,000 KiB at 1,000,000 vs 41,000 KiB at 100,000)",
+    )
+
+
+def test_the_runtime_memory_line_judges_only_1m_against_100k() -> None:
+    grown = {"runtime (x)": {"peak_rss_kib": {100_000: 40_000, 1_000_000: 48_000}}}
+    (line,) = goals.memory_lines(_measured(memory=grown))
+    assert line.status == goals.NOT_MET and line.figures.startswith("+20.0%")
+    small = {"runtime (x)": {"peak_rss_kib": {1_000: 40_000, 10_000: 40_000}}}
+    (line,) = goals.memory_lines(_measured(memory=small))
+    assert line.status == goals.UNMEASURED and "--memory-max 1000000" in line.figures
 
 
 def test_what_a_run_did_not_measure_is_said_so_with_how_to_measure_it() -> None:
-    found = goals.lines(_measured(workloads={}, runtime={}, producers={}, scale={}, peers={}))
+    found = goals.lines(_measured(workloads={}, runtime={}, producers={}, scale={}, peers={}, memory={}))
     assert {line.status for line in found} == {goals.UNMEASURED}
     hints = " ".join(line.figures for line in found)
-    for flag in ("--bounds", "--peers all", "--runtime", "--scale --stale-statistics"):
+    for flag in ("--bounds", "--peers all", "--runtime", "--scale --stale-statistics", "--memory"):
         assert flag in hints
 
 

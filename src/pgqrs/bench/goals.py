@@ -45,6 +45,7 @@ class Measured:
     producers: dict[str, Series]
     scale: dict[tuple[int, str], Series]
     peers: dict[str, dict[str, str]]  # peer -> {workload: why it is not run}
+    memory: dict[str, Any] = dataclasses.field(default_factory=dict)  # --memory's report
 
 
 def _status(met: bool) -> str:
@@ -203,6 +204,23 @@ def scale_lines(measured: Measured) -> list[Line]:
     return lines
 
 
+def memory_lines(measured: Measured) -> list[Line]:
+    """5: the runtime draining 1M messages in flat memory: peak RSS at 1M within 10% of 100k."""
+    what = "runtime peak RSS draining 1M within 10% of 100k"
+    runtime = next((figures for role, figures in measured.memory.items() if role.startswith("runtime")), None)
+    if runtime is None:
+        return [Line("5", what, UNMEASURED, "run with --memory --memory-max 1000000")]
+    peaks = {int(size): int(peak) for size, peak in runtime["peak_rss_kib"].items()}
+    smallest, largest = min(peaks), max(peaks)
+    growth = peaks[largest] / peaks[smallest] - 1
+    figures = (
+        f"{growth:+.1%} ({peaks[largest]:,} KiB at {largest:,} vs {peaks[smallest]:,} KiB at {smallest:,})"
+    )
+    if largest < 1_000_000 or smallest > 100_000:
+        return [Line("5", what, UNMEASURED, f"{figures}; --memory-max 1000000 for the target")]
+    return [Line("5", what, _status(growth <= 0.10), figures)]
+
+
 def lines(measured: Measured) -> list[Line]:
     """Every target's line, in the issue's order."""
     return [
@@ -211,6 +229,7 @@ def lines(measured: Measured) -> list[Line]:
         *runtime_lines(measured),
         *producer_lines(measured),
         *scale_lines(measured),
+        *memory_lines(measured),
     ]
 
 

@@ -185,6 +185,7 @@ def _show_goals(
     runtime: dict[str, Any],
     many: dict[str, Series],
     scale: dict[tuple[int, str], Series],
+    rss: dict[str, Any],
 ) -> list[goals.Line]:
     """With --bounds or --peers: the peer table and every target's line (issue 18)."""
     if not (options.bounds or options.peers):
@@ -192,7 +193,7 @@ def _show_goals(
     lacking = {
         target.name: dict(target.peer.lacks) for target in targets if isinstance(target, peers.PeerTarget)
     }
-    measured = goals.Measured(options.apis, results, runtime, many, scale, lacking)
+    measured = goals.Measured(options.apis, results, runtime, many, scale, lacking, rss)
     if lacking:
         header, rows = goals.peer_table(measured)
         title = "Against the peers (medians; pgqrs x: its slower API's rate over the peer's)"
@@ -273,7 +274,7 @@ def _run(options: Options) -> int:
         producers.show_results(
             {name: series for name, series in many.items() if series.seconds}, options.producers
         )
-        found = _show_goals(options, targets, complete, runtime, many, finished)
+        found = _show_goals(options, targets, complete, runtime, many, finished, rss)
         if options.json_path is not None:
             versions = {
                 target.name: target.version for target in targets if isinstance(target, peers.PeerTarget)
