@@ -34,6 +34,7 @@ MIN_PRIORITY = 0
 MAX_PRIORITY = 100
 # A dedup key sits in a btree index entry (at most ~2.7 kB): keep it an identifier.
 _MAX_KEY_BYTES = 512
+MAX_SECONDS = 100 * 365.25 * 86400
 
 
 def _not_serializable(value: object) -> Any:
@@ -98,6 +99,10 @@ def seconds(value: object, name: str) -> float:
         )
     if not math.isfinite(result) or result < 0:
         raise errors.ValidationError(f"{name} must be a finite, non-negative duration, got {value!r}")
+    if result > MAX_SECONDS:
+        # Past PostgreSQL's timestamps the statement itself would fail, and with it every enqueue
+        # grouped with this one (the Producer's group commit).
+        raise errors.ValidationError(f"{name} must be at most 100 years, got {value!r}")
     return result
 
 

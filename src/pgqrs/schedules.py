@@ -32,6 +32,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 # A scheduled message's dedup key: this prefix, the schedule's name, "@", the tick (ISO 8601, UTC).
 _KEY_PREFIX = "schedule:"
+MAX_NAME_BYTES = 200
 _ANY_SIZE = 1 << 62
 
 
@@ -55,6 +56,9 @@ class Schedule:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or "\x00" in self.name:
             raise errors.ValidationError(f"schedule name must be a non-empty string, got {self.name!r}")
+        if len(self.name.encode()) > MAX_NAME_BYTES:
+            # Its ticks' dedup keys hold the name and must fit the key index (see tick_key).
+            raise errors.ValidationError(f"schedule name is longer than {MAX_NAME_BYTES} bytes")
         _validation.queue_name(self.queue)
         _validation.priority(self.priority)
         # JSON that jsonb accepts; the size is checked against the config's limit when stored.
@@ -139,13 +143,20 @@ def interval_seconds(value: object) -> float:
     return result
 
 
+def _microseconds(every: float) -> int:
+    return max(1, round(every * 1_000_000))
+
+
 def latest_tick(
     cron: str | None, every: float | None, timezone: str, now: datetime.datetime
 ) -> datetime.datetime:
     """Return the latest tick at or before `now` (an aware datetime)."""
     if every is not None:
-        elapsed = (now - _EPOCH).total_seconds()
-        return _EPOCH + datetime.timedelta(seconds=(elapsed // every) * every)
+        # Whole microseconds: float division would put some ticks of a period like 1.1 s one
+        # period early (3.3 // 1.1 == 2.0), and the tick after such a tick would be itself.
+        period = _microseconds(every)
+        elapsed = (now - _EPOCH) // _MICROSECOND
+        return _EPOCH + datetime.timedelta(microseconds=elapsed // period * period)
     assert cron is not None
     zone = zoneinfo.ZoneInfo(timezone)
     # Reverse iteration starts strictly before a whole second: one microsecond later includes it.
@@ -164,7 +175,7 @@ def next_tick(
 ) -> datetime.datetime:
     """Return the first tick after `now` (an aware datetime)."""
     if every is not None:
-        return latest_tick(None, every, timezone, now) + datetime.timedelta(seconds=every)
+        return latest_tick(None, every, timezone, now) + datetime.timedelta(microseconds=_microseconds(every))
     assert cron is not None
     local = now.astimezone(zoneinfo.ZoneInfo(timezone))
     return _utc(next(cronsim.CronSim(cron, local)))

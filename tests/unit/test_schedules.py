@@ -103,6 +103,25 @@ def test_only_the_latest_missed_tick_is_due_and_only_once() -> None:
     assert schedules.due(schedule, at(2026, 1, 1, 0, 1, 0), now) is None
 
 
+def test_an_interval_that_binary_floats_cannot_hold_keeps_every_tick() -> None:
+    """1.1 s: float floor division put the tick at 3.3 s one period early (3.3 // 1.1 == 2.0),
+    and without catch-up such a tick's period came out as 0: recorded, never enqueued."""
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+    schedule = schedules.Schedule("s", "q", every=1.1, catch_up=False)
+    for index in range(1, 200):
+        tick = epoch + datetime.timedelta(microseconds=1_100_000 * index)
+        assert schedule.latest_tick(tick) == tick
+        assert schedule.next_tick(tick) - tick == datetime.timedelta(seconds=1.1)
+        previous = tick - datetime.timedelta(seconds=1.1)
+        assert schedules.due(schedule, previous, tick) == (tick, True)
+
+
+def test_a_name_too_long_for_its_ticks_keys_is_refused() -> None:
+    schedules.Schedule("n" * schedules.MAX_NAME_BYTES, "q", every=60)
+    with pytest.raises(pgqrs.ValidationError, match="longer than 200 bytes"):
+        schedules.Schedule("n" * (schedules.MAX_NAME_BYTES + 1), "q", every=60)
+
+
 def test_without_catch_up_a_late_tick_is_recorded_but_not_enqueued() -> None:
     schedule = schedules.Schedule("s", "q", every=60, catch_up=False)
     recorded = at(2026, 1, 1, 0, 0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import types
 from typing import Any
 
@@ -11,6 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from pgqrs import _dsn, _migrations, _queries, _schema_spec, _validation, errors, models, roles, schedules
 from pgqrs import config as config_module
 from pgqrs._async import _database, consumer, dedup_keys, producer, retention, schedule_table, tables
+
+logger = logging.getLogger("pgqrs")
 
 
 class PgqrsAdmin:
@@ -80,7 +83,12 @@ class PgqrsAdmin:
         """
         await self.migrate()
         if self.config.archive_partitioning == "daily" and not await self.retention.partition_by_day():
-            await self.retention.partition_ahead()
+            try:
+                await self.retention.partition_ahead()
+            except errors.PermissionDenied as denied:
+                # A runtime under a role that does not own the archive still starts: its archive
+                # writes go to the default partition until the owner's runtime makes the days.
+                logger.info("archive partitions not created ahead by this role (%s)", denied)
 
     async def schema_version(self) -> int | None:
         """Return the pgqrs schema version installed in the schema, or None when not installed.

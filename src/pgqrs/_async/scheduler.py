@@ -76,7 +76,15 @@ class Scheduler:
                 continue
             decision, next_tick = plan
             if decision is not None:
-                await self._tick(info, queue_id, *decision)
+                try:
+                    await self._tick(info, queue_id, *decision)
+                except errors.PermissionDenied:
+                    raise
+                except errors.PgqrsError as error:
+                    # One schedule's failure must not hold up the schedules after it.
+                    logger.warning("schedule %s: tick %s not recorded (%s)", info.name, decision[0], error)
+                    wait = min(wait, _RETRY_SECONDS)
+                    continue
             wait = min(wait, (next_tick - now).total_seconds())
         for removed in set(self._upcoming) - {info.id for _queue_id, info in stored}:
             del self._upcoming[removed]

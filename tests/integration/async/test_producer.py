@@ -160,3 +160,15 @@ async def test_producer_on_a_custom_schema_without_config(
     assert admin.schema != "public"
     message = await pgqrs.Producer(admin.pool, queue).enqueue({"x": 1})
     assert (await admin.messages.get(message.id)).payload == {"x": 1}
+
+
+async def test_a_delay_past_a_century_is_refused_before_any_sql(
+    producer: pgqrs.Producer, admin: pgqrs.PgqrsAdmin
+) -> None:
+    """Past PostgreSQL's timestamps the statement would fail, and with it every enqueue that the
+    group commit put in the same statement: the bad call alone must fail, typed."""
+    with pytest.raises(pgqrs.ValidationError, match="delay must be at most 100 years"):
+        await producer.enqueue_delayed("late", 1e13)
+    with pytest.raises(pgqrs.ValidationError, match="at most 100 years"):
+        await producer.enqueue_delayed("late", datetime.timedelta(days=40_000))
+    assert await admin.messages.count() == 0

@@ -35,9 +35,12 @@ BEGIN
     LOOP
         v_name := 'pgqrs_archive_p' || to_char(v_day, 'YYYYMMDD');
         CONTINUE WHEN to_regclass(v_schema || '.' || quote_ident(v_name)) IS NOT NULL;
-        -- A new partition's range may not hold rows of the default partition: move them first.
+        -- A new partition's range may not hold rows of the default partition: move them first,
+        -- with the default partition locked against inserts until the ATTACH (an archive write
+        -- landing there meanwhile would make the ATTACH fail).
         EXECUTE format('CREATE TABLE %s.%I (LIKE %s) WITH (autovacuum_vacuum_scale_factor = 0.02)',
                        v_schema, v_name, v_parent);
+        EXECUTE format('LOCK TABLE %s.pgqrs_archive_default IN SHARE ROW EXCLUSIVE MODE', v_schema);
         EXECUTE format(
             'WITH moved AS (DELETE FROM %1$s.pgqrs_archive_default WHERE archived_at >= %3$L AND archived_at < %4$L RETURNING *) '
             'INSERT INTO %1$s.%2$I SELECT * FROM moved',
@@ -78,13 +81,9 @@ BEGIN
     IF v_name IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s.%I', v_parent, v_schema, v_name);
-    -- Detached, its range is no partition's: kept dead letters go to the default partition.
-    IF NOT p_dead_letters THEN
-        EXECUTE format(
-            'INSERT INTO %s OVERRIDING SYSTEM VALUE SELECT * FROM %s.%I WHERE dead_letter_reason IS NOT NULL',
-            v_parent, v_schema, v_name);
-    END IF;
+    -- Counted before the DETACH, whose lock on the whole archive holds every acknowledgement
+    -- up until the transaction ends: a past day takes no more rows (SHARE keeps it so).
+    EXECUTE format('LOCK TABLE %s.%I IN SHARE MODE', v_schema, v_name);
     EXECUTE format(
         'WITH gone AS (SELECT queue_id, count(*) AS archived, count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) AS dead '
         '              FROM %1$s.%2$I WHERE %3$L OR dead_letter_reason IS NULL GROUP BY queue_id), '
@@ -95,6 +94,13 @@ BEGIN
         '                     dead_letters = counts.dead_letters + excluded.dead_letters) '
         'SELECT coalesce(sum(archived), 0) FROM gone',
         v_schema, v_name, p_dead_letters) INTO v_removed;
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s.%I', v_parent, v_schema, v_name);
+    -- Detached, its range is no partition's: kept dead letters go to the default partition.
+    IF NOT p_dead_letters THEN
+        EXECUTE format(
+            'INSERT INTO %s OVERRIDING SYSTEM VALUE SELECT * FROM %s.%I WHERE dead_letter_reason IS NOT NULL',
+            v_parent, v_schema, v_name);
+    END IF;
     EXECUTE format('DROP TABLE %s.%I', v_schema, v_name);
     RETURN v_removed;
 END
