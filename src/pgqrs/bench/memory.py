@@ -119,7 +119,9 @@ def producer_peak(
     """Return the peak RSS (KiB) of a child producer fed `count` JSON lines on stdin."""
     environment.reset_pgqrs()
     queue = admin.create_queue(f"memory-send-{count}-{uuid.uuid4().hex[:6]}")
-    fields = {"dsn": environment.dsn, "schema": environment.schema, "queue": queue.queue_name}
+    # Quoted: a key=value DSN (the embedded server's) holds spaces.
+    values = {"dsn": environment.dsn, "schema": environment.schema, "queue": queue.queue_name}
+    fields = {name: shlex.quote(value) for name, value in values.items()}
     command = (
         shlex.split(template.format(**fields))
         if template
