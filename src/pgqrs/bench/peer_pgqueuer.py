@@ -76,7 +76,9 @@ class Peer:
 
     async def open(self) -> None:
         self.connection, self.queries = await connect(self.dsn, self.schema)
-        await self.queries.install()
+        # A worker started again after a server restart finds its schema installed already.
+        if await self.connection.fetchval("SELECT to_regclass('pgqueuer') IS NULL"):
+            await self.queries.install()
 
     async def count(self) -> int:
         return int(await self.connection.fetchval("SELECT count(*) FROM pgqueuer"))
