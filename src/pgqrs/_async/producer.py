@@ -260,10 +260,6 @@ class Producer:
                 else:
                     by_key[key] = message
             pending = [i for i in pending if keys[i] is not None and keys[i] not in by_key]
-            if pending and name == "message_enqueue_keyed":
-                # A key neither written nor live: reserved by a window set since this producer
-                # looked (the statement leaves those out). The windowed statement answers them.
-                self._windowed = True
             if not pending:
                 return [by_position[i] if key is None else by_key[key] for i, key in enumerate(keys)]
         raise errors.DatabaseError(

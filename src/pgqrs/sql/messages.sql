@@ -85,12 +85,6 @@ WITH queue AS (
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    -- A window set since this producer last looked: a reserved key is left to the windowed
-    -- statement (the producer retries the keys that got no row), never written twice.
-    WHERE NOT ((SELECT windowed FROM queue) AND EXISTS (
-        SELECT FROM {schema}.pgqrs_dedup_keys reserved
-        WHERE reserved.queue_id = %(queue_id)s AND reserved.dedup_key = input.dedup_key
-          AND reserved.expires_at > now()))
     ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key
@@ -114,10 +108,6 @@ WITH queue AS (
            coalesce(%(at)s::timestamptz, now() + make_interval(secs => %(delay)s)), %(priority)s,
            input.dedup_key, %(trace_context)s
     FROM unnest(%(payloads)b::text[], %(keys)b::text[]) WITH ORDINALITY AS input (payload, dedup_key, position)
-    WHERE NOT ((SELECT windowed FROM queue) AND EXISTS (
-        SELECT FROM {schema}.pgqrs_dedup_keys reserved
-        WHERE reserved.queue_id = %(queue_id)s AND reserved.dedup_key = input.dedup_key
-          AND reserved.expires_at > now()))
     ORDER BY input.dedup_key COLLATE "C", input.position
     ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, enqueued_at, vt, priority, dedup_key

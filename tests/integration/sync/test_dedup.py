@@ -150,23 +150,6 @@ def test_within_the_window_a_retry_returns_the_acknowledged_message(
     assert admin.dedup_keys.count_reserved(windowed.id) == 1
 
 
-def test_a_producer_made_before_the_window_honours_its_reservations(
-    admin: pgqrs.PgqrsAdmin, queue: pgqrs.QueueInfo
-) -> None:
-    """A producer that knows of no window must not write a key reserved since: it writes the
-    other keys and asks the windowed statement about the reserved one, in the same call."""
-    early = pgqrs.Producer(admin.pool, queue, admin.config)  # the queue has no window yet
-    admin.set_dedup_window(queue.queue_name, HOUR)
-    windowed_queue = admin.get_queue(queue.queue_name)
-    sent, _producer = _acknowledge(admin, windowed_queue, "archive")
-    again, fresh = early.batch_enqueue(["retry", "new"], dedup_keys=["k", "other"])
-    assert (again.id, again.acknowledged_at is not None) == (sent.id, True)
-    assert fresh.dedup_key == "other" and fresh.acknowledged_at is None
-    assert admin.messages.count() == 1  # only "other"
-    single = early.enqueue("retry again", dedup_key="k")
-    assert single.id == sent.id
-
-
 def test_a_key_is_free_once_its_window_expired(
     admin: pgqrs.PgqrsAdmin, windowed: pgqrs.QueueInfo, raw: Raw, schema: str
 ) -> None:
